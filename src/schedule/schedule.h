@@ -31,6 +31,8 @@ enum class BufferId : uint8_t {
   kScratch = 2,  // executor-owned, Schedule::scratchCount elements
 };
 constexpr int kNumBuffers = 3;
+// A fused group of point-to-point calls (built by the executor, not by an
+// algorithm) names each call's buffer as BufferId(kNumBuffers + i).
 
 struct Slice {
   BufferId buffer = BufferId::kInput;

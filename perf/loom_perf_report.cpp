@@ -1,0 +1,105 @@
+#include "loom_perf_report.h"
+
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+
+namespace loom::perf {
+namespace {
+
+std::string sformat(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+std::string sformat(const char* fmt, ...) {
+  char buf[512];
+  va_list ap;
+  va_start(ap, fmt);
+  std::vsnprintf(buf, sizeof(buf), fmt, ap);
+  va_end(ap);
+  return buf;
+}
+
+std::string formatHalf(const Measurement& m) {
+  std::string wrong = m.wrong < 0 ? "N/A" : std::to_string(m.wrong);
+  return sformat("  %7s  %6s  %6s  %6s", formatNumber(m.timeUs, 7).c_str(), formatNumber(m.algBw, 6).c_str(),
+                 formatNumber(m.busBw, 6).c_str(), wrong.c_str());
+}
+
+std::string centered(const std::string& text, size_t width) {
+  if (text.size() >= width) return text;
+  size_t left = (width - text.size() + 1) / 2;
+  return std::string(left, ' ') + text + std::string(width - text.size() - left, ' ');
+}
+
+const char* opLabel(const Row& r) { return r.reducing ? redOpName(r.op) : "none"; }
+
+}  // namespace
+
+std::string formatNumber(double value, int width) {
+  char buf[64];
+  for (int decimals = 2; decimals >= 0; --decimals) {
+    std::snprintf(buf, sizeof(buf), "%*.*f", width, decimals, value);
+    if (static_cast<int>(std::strlen(buf)) <= width) return buf;
+  }
+  std::snprintf(buf, sizeof(buf), "%*.*e", width, width >= 7 ? 1 : 0, value);
+  return buf;
+}
+
+std::string formatColumnHeader() {
+  std::string s;
+  s += sformat("# %10s  %12s  %8s  %6s  %6s%s%s\n", "", "", "", "", "", centered("out-of-place", 33).c_str(),
+               centered("in-place", 33).c_str());
+  s += sformat("# %10s  %12s  %8s  %6s  %6s", "size", "count", "type", "redop", "root");
+  s += sformat("  %7s  %6s  %6s  %6s", "time", "algbw", "busbw", "#wrong");
+  s += sformat("  %7s  %6s  %6s  %6s\n", "time", "algbw", "busbw", "#wrong");
+  s += sformat("# %10s  %12s  %8s  %6s  %6s", "(B)", "(elements)", "", "", "");
+  s += sformat("  %7s  %6s  %6s  %6s", "(us)", "(GB/s)", "(GB/s)", "");
+  s += sformat("  %7s  %6s  %6s  %6s\n", "(us)", "(GB/s)", "(GB/s)", "");
+  return s;
+}
+
+std::string formatRow(const Row& r) {
+  std::string s = sformat("%12zu  %12zu  %8s  %6s  %6d", r.bytes, r.count, dataTypeName(r.type), opLabel(r), r.root);
+  s += formatHalf(r.outOfPlace);
+  s += formatHalf(r.inPlace);
+  return s + "\n";
+}
+
+double averageBusBandwidth(const std::vector<Row>& rows) {
+  if (rows.empty()) return 0;
+  double sum = 0;
+  for (const Row& r : rows) sum += r.outOfPlace.busBw + r.inPlace.busBw;
+  return sum / (2.0 * static_cast<double>(rows.size()));
+}
+
+int64_t totalWrong(const std::vector<Row>& rows) {
+  int64_t sum = 0;
+  for (const Row& r : rows) {
+    if (r.outOfPlace.wrong > 0) sum += r.outOfPlace.wrong;
+    if (r.inPlace.wrong > 0) sum += r.inPlace.wrong;
+  }
+  return sum;
+}
+
+std::string formatRatioTable(const std::vector<Row>& loom, const std::vector<Row>& mpi) {
+  std::string s = "#\n# busbw ratio loom / mpi (above 1: Loom moves data faster)\n";
+  s += sformat("# %10s  %8s  %6s  %6s  %12s  %12s\n", "size", "type", "redop", "root", "out-of-place", "in-place");
+  auto ratio = [](double a, double b) -> std::string {
+    if (b <= 0) return "-";
+    return formatNumber(a / b, 12);
+  };
+  for (const Row& l : loom) {
+    const Row* m = nullptr;
+    for (const Row& candidate : mpi) {
+      if (candidate.type == l.type && candidate.op == l.op && candidate.root == l.root && candidate.bytes == l.bytes) {
+        m = &candidate;
+        break;
+      }
+    }
+    std::string out = m ? ratio(l.outOfPlace.busBw, m->outOfPlace.busBw) : "-";
+    std::string in = m ? ratio(l.inPlace.busBw, m->inPlace.busBw) : "-";
+    s += sformat("%12zu  %8s  %6s  %6d  %12s  %12s\n", l.bytes, dataTypeName(l.type), opLabel(l), l.root, out.c_str(),
+                 in.c_str());
+  }
+  return s;
+}
+
+}  // namespace loom::perf

@@ -1,0 +1,42 @@
+// nccl-tests' text output: the column header, one row per size, and the
+// loom/mpi ratio table of `--compare mpi`.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "loom/types.h"
+
+namespace loom::perf {
+
+struct Measurement {
+  double timeUs = 0;
+  double algBw = 0;  // GB/s
+  double busBw = 0;  // GB/s
+  int64_t wrong = -1;  // elements wrong over all ranks; -1 when not checked
+};
+
+struct Row {
+  DataType type = DataType::kFloat32;
+  RedOpKind op = RedOpKind::kSum;
+  bool reducing = false;
+  int root = -1;  // -1 for collectives without a root
+  size_t bytes = 0;
+  size_t count = 0;
+  Measurement outOfPlace;
+  Measurement inPlace;
+};
+
+// A number in `width` columns with as many decimals as fit (nccl-tests' style).
+std::string formatNumber(double value, int width);
+std::string formatColumnHeader();
+std::string formatRow(const Row& row);
+// Mean busbw over both halves of every row, as nccl-tests' "Avg bus bandwidth".
+double averageBusBandwidth(const std::vector<Row>& rows);
+int64_t totalWrong(const std::vector<Row>& rows);
+// Rows are matched by (type, op, root, size); rows MPI skipped show "-".
+std::string formatRatioTable(const std::vector<Row>& loom, const std::vector<Row>& mpi);
+
+}  // namespace loom::perf

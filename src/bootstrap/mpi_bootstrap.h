@@ -1,0 +1,24 @@
+// Joining a Loom communicator from an MPI communicator.
+//
+// MPI already knows every rank, so it carries the UniqueId: rank 0 creates it
+// and broadcasts it, and each rank joins with its MPI rank. This lives in its
+// own static library (loom_mpi) so the core, and libnccl.so.2, never depend on
+// MPI.
+#pragma once
+
+#include <mpi.h>
+
+#include <memory>
+
+#include "loom/communicator.h"
+
+namespace loom {
+
+// Collective over `comm`: every rank of `comm` must call it. MPI must be
+// initialised. Rank r of `comm` becomes rank r of the new communicator. When
+// rank 0 cannot create the UniqueId, every rank returns rank 0's error rather
+// than waiting for an id that will never come.
+Result<std::unique_ptr<Communicator>> createCommunicatorFromMpi(MPI_Comm comm,
+                                                                const CommOptions& options = {});
+
+}  // namespace loom

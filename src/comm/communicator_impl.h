@@ -1,0 +1,50 @@
+// What a Communicator holds: its place in the group, its connections, and the
+// turn-taking that keeps its operations in issue order on every rank.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "bootstrap/bootstrap.h"
+#include "comm/connection_table.h"
+#include "exec/operation.h"
+#include "loom/communicator.h"
+
+namespace loom {
+
+struct Communicator::Impl {
+  int rank = 0;
+  int nranks = 1;
+  int channels = 1;
+  std::string name;
+  std::unique_ptr<Bootstrap> bootstrap;
+  std::unique_ptr<ConnectionTable> connections;
+  std::atomic<bool> abortRequested{false};
+
+  // Operations run one at a time, in the order they were issued (their
+  // ticket), whichever thread or stream runs them: every rank then runs the
+  // same sequence, which is what matches messages across ranks.
+  std::mutex mutex;
+  std::condition_variable turn;
+  uint64_t nextTicket = 0;
+  uint64_t servingTicket = 0;
+  bool finalized = false;
+  Status failure;  // first error; the communicator refuses work afterwards
+
+  uint64_t takeTicket();
+  // Waits for `ticket`'s turn, runs the operations, passes the turn on.
+  Status runInTurn(uint64_t ticket, std::vector<Operation>& operations);
+  // Records the first failure and tells peers, so they fail instead of hang.
+  void fail(const Status& status);
+  Status usable();  // non-OK after failure, abort or finalize
+  Status drain();   // waits until every issued ticket has run
+};
+
+// Submits operations for one communicator: runs them now (stream == nullptr)
+// or enqueues them on the stream.
+Status submitOperations(Communicator::Impl& comm, std::vector<Operation> operations, Stream* stream);
+
+}  // namespace loom

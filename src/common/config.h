@@ -1,0 +1,49 @@
+// Every environment variable Loom reads, as fields of one struct.
+//
+// The environment is read once (the first time config() is called) so that a
+// job's behaviour cannot change halfway through. LOOM_* names come first; the
+// NCCL_* name is accepted where the meaning is the same.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+namespace loom {
+
+enum class LogLevel { kNone = 0, kWarn = 1, kInfo = 2, kTrace = 3 };
+
+struct Config {
+  // LOOM_DEBUG / NCCL_DEBUG: NONE, WARN, INFO or TRACE (default WARN).
+  LogLevel logLevel = LogLevel::kWarn;
+  // LOOM_DEBUG_SUBSYS / NCCL_DEBUG_SUBSYS: comma list of INIT, BOOTSTRAP, NET,
+  // SHM, COLL, EXEC, ALL; a leading ^ excludes. Empty means all.
+  std::string logSubsystems;
+  // LOOM_TIMEOUT_S: every wait (bootstrap, peers, streams) ends with an error
+  // after this many seconds without progress. Default 300.
+  double timeoutSeconds = 300;
+  // LOOM_TRANSPORT: auto (shared memory within a host, TCP across), shm or tcp.
+  std::string transport = "auto";
+  // LOOM_SHM_BUFFER_BYTES: ring size of each shared-memory connection.
+  size_t shmBufferBytes = size_t{1} << 22;
+  // LOOM_CHUNK_BYTES: pipeline slice size used by the schedule builders.
+  size_t chunkBytes = size_t{1} << 19;
+  // LOOM_CHANNELS: independent channels per collective (default 1).
+  int channels = 1;
+  // LOOM_SOCKET_IFNAME / NCCL_SOCKET_IFNAME: interface whose address this rank
+  // advertises (prefix match; ^ excludes; = exact). Default: the first non-
+  // loopback interface that is up, else loopback.
+  std::string socketIfname;
+  // LOOM_SECRET: the job's token for env (torchrun-style) bootstrap; ranks
+  // with another token are refused.
+  std::string secret;
+  // LOOM_HOST_ID: overrides host identity (ranks with equal ids share memory).
+  std::string hostId;
+};
+
+// The snapshot, read on first use.
+const Config& config();
+
+// Reads the environment again (tests that change variables call this).
+void reloadConfigForTesting();
+
+}  // namespace loom

@@ -1,0 +1,253 @@
+// Every collective x datatype x op x rank count x size x root, in-place and
+// out-of-place, checked element by element against a reference computed here.
+//
+// Inputs are small integers chosen so that every partial result is exactly
+// representable in every type (fp8 included), so the results must be exact
+// whatever order an algorithm reduces in; avg divides once at the end.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "schedule/schedule.h"
+#include "support/multi_rank.h"
+#include "support/typed_values.h"
+
+namespace loom {
+namespace {
+
+using testing::loadValue;
+using testing::sameElement;
+using testing::storeValue;
+
+constexpr size_t kGuardBytes = 64;
+constexpr unsigned char kGuard = 0xA5;
+
+const RedOpKind kOps[] = {RedOpKind::kSum, RedOpKind::kProd, RedOpKind::kMax,
+                          RedOpKind::kMin, RedOpKind::kAvg,  RedOpKind::kPreMulSum};
+
+bool isUnsigned(DataType t) {
+  return t == DataType::kUint8 || t == DataType::kUint32 || t == DataType::kUint64;
+}
+bool isFp8(DataType t) { return t == DataType::kFloat8e4m3 || t == DataType::kFloat8e5m2; }
+
+// The value rank r contributes at index i.
+double inputValue(RedOpKind op, DataType t, int r, size_t i) {
+  switch (op) {
+    case RedOpKind::kSum:
+    case RedOpKind::kAvg: return static_cast<double>((r + i) % (isFp8(t) ? 2 : 4));
+    case RedOpKind::kPreMulSum: return static_cast<double>((r + i) % 2);
+    case RedOpKind::kProd: return (r + i) % 3 == 0 ? 2.0 : 1.0;
+    case RedOpKind::kMax:
+    case RedOpKind::kMin: {
+      double v = static_cast<double>((r * 7 + i * 3) % 11);
+      return isUnsigned(t) ? v : v - 5;
+    }
+  }
+  return 0;
+}
+
+double dataValue(int r, size_t i) { return static_cast<double>((r * 131 + i * 7) % 97); }
+
+double reduced(RedOpKind op, DataType t, int nranks, size_t i, size_t inputIndex) {
+  (void)i;
+  double acc = inputValue(op, t, 0, inputIndex) * (op == RedOpKind::kPreMulSum ? 2 : 1);
+  for (int r = 1; r < nranks; ++r) {
+    double v = inputValue(op, t, r, inputIndex);
+    switch (op) {
+      case RedOpKind::kSum:
+      case RedOpKind::kAvg: acc += v; break;
+      case RedOpKind::kPreMulSum: acc += 2 * v; break;
+      case RedOpKind::kProd: acc *= v; break;
+      case RedOpKind::kMax: acc = std::max(acc, v); break;
+      case RedOpKind::kMin: acc = std::min(acc, v); break;
+    }
+  }
+  if (op == RedOpKind::kAvg) {
+    acc = isFloatingPoint(t) ? acc / nranks : static_cast<double>(static_cast<int64_t>(acc) / nranks);
+  }
+  return acc;
+}
+
+RedOp makeOp(RedOpKind kind, DataType type) {
+  RedOp op = RedOp::builtin(kind);
+  if (kind == RedOpKind::kPreMulSum) storeValue(type, &op.scalarBits, 0, 2.0);
+  return op;
+}
+
+struct Buffer {
+  std::vector<unsigned char> bytes;
+  size_t elementSize;
+  Buffer(size_t count, DataType t) : bytes(count * dataTypeSize(t) + kGuardBytes, kGuard), elementSize(dataTypeSize(t)) {}
+  void* at(size_t element) { return bytes.data() + element * elementSize; }
+  bool guardIntact(size_t count) const {
+    for (size_t b = count * elementSize; b < bytes.size(); ++b) {
+      if (bytes[b] != kGuard) return false;
+    }
+    return true;
+  }
+};
+
+// Compares `count` elements of `actual` with expected values; reports the first few.
+int checkElements(DataType t, const void* actual, const std::vector<double>& expected, const std::string& what) {
+  std::vector<unsigned char> want(expected.size() * dataTypeSize(t) + 8);
+  for (size_t i = 0; i < expected.size(); ++i) storeValue(t, want.data(), i, expected[i]);
+  int wrong = 0;
+  for (size_t i = 0; i < expected.size(); ++i) {
+    if (!sameElement(t, actual, want.data(), i)) {
+      if (++wrong <= 3) {
+        ADD_FAILURE() << what << ": element " << i << " is " << loadValue(t, actual, i) << ", expected "
+                      << loadValue(t, want.data(), i);
+      }
+    }
+  }
+  return wrong;
+}
+
+struct Case {
+  CollectiveKind kind;
+  int nranks;
+};
+
+class CollectiveMatrix : public ::testing::TestWithParam<Case> {};
+
+void runCase(Communicator& comm, CollectiveKind kind, DataType t, RedOpKind opKind, size_t count, int root,
+             bool inPlace) {
+  const int n = comm.size(), r = comm.rank();
+  const RedOp op = makeOp(opKind, t);
+  std::string what = std::string(collectiveName(kind)) + " " + dataTypeName(t) + " " + redOpName(opKind) +
+                     " count=" + std::to_string(count) + " root=" + std::to_string(root) +
+                     (inPlace ? " in-place" : " out-of-place") + " nranks=" + std::to_string(n) + " rank=" +
+                     std::to_string(r);
+  CollectiveShape shape{kind, n, count, root};
+  size_t inCount = shape.inputCount(), outCount = shape.outputCount();
+  if (kind == CollectiveKind::kSendRecv) inCount = outCount = count;
+  bool reducing = shape.reduces();
+  auto in = [&](int rank, size_t i) { return reducing ? inputValue(opKind, t, rank, i) : dataValue(rank, i); };
+
+  // In-place layouts follow NCCL: AllGather's input is the rank's block of the
+  // output, ReduceScatter's output the rank's block of the input.
+  size_t bufCount = std::max(inCount, outCount);
+  Buffer storage(bufCount, t), separateOut(outCount, t);
+  void* sendbuf = storage.at(0);
+  void* recvbuf = inPlace ? storage.at(0) : separateOut.at(0);
+  if (inPlace && kind == CollectiveKind::kAllGather) sendbuf = storage.at(r * count);
+  if (inPlace && kind == CollectiveKind::kReduceScatter) recvbuf = storage.at(r * count);
+  for (size_t i = 0; i < inCount; ++i) storeValue(t, sendbuf, i, in(r, i));
+
+  Status s;
+  switch (kind) {
+    case CollectiveKind::kAllReduce: s = comm.allReduce(sendbuf, recvbuf, count, t, op); break;
+    case CollectiveKind::kBroadcast: s = comm.broadcast(sendbuf, recvbuf, count, t, root); break;
+    case CollectiveKind::kReduce: s = comm.reduce(sendbuf, recvbuf, count, t, op, root); break;
+    case CollectiveKind::kAllGather: s = comm.allGather(sendbuf, recvbuf, count, t); break;
+    case CollectiveKind::kReduceScatter: s = comm.reduceScatter(sendbuf, recvbuf, count, t, op); break;
+    case CollectiveKind::kAllToAll: s = comm.allToAll(sendbuf, recvbuf, count, t); break;
+    case CollectiveKind::kSendRecv: {
+      // A ring shift plus a message to self, all in one group.
+      int next = (r + 1) % n, prev = (r + n - 1) % n;
+      Buffer self(count, t);
+      (void)groupStart();
+      s = comm.send(sendbuf, count, t, next);
+      if (s.isOk()) s = comm.recv(recvbuf, count, t, prev);
+      if (s.isOk()) s = comm.send(sendbuf, count, t, r);
+      if (s.isOk()) s = comm.recv(self.at(0), count, t, r);
+      Status g = groupEnd();
+      if (s.isOk()) s = g;
+      ASSERT_TRUE(s.isOk()) << what << ": " << s.toString();
+      std::vector<double> mine(count), shifted(count);
+      for (size_t i = 0; i < count; ++i) mine[i] = in(r, i), shifted[i] = in(prev, i);
+      EXPECT_EQ(checkElements(t, self.at(0), mine, what + " (self)"), 0);
+      EXPECT_EQ(checkElements(t, recvbuf, shifted, what), 0);
+      return;
+    }
+  }
+  ASSERT_TRUE(s.isOk()) << what << ": " << s.toString();
+
+  std::vector<double> expected(outCount);
+  bool checkOutput = true;
+  for (size_t i = 0; i < outCount; ++i) {
+    switch (kind) {
+      case CollectiveKind::kAllReduce: expected[i] = reduced(opKind, t, n, i, i); break;
+      case CollectiveKind::kReduce: expected[i] = reduced(opKind, t, n, i, i); break;
+      case CollectiveKind::kBroadcast: expected[i] = in(root, i); break;
+      case CollectiveKind::kAllGather: expected[i] = in(static_cast<int>(i / count), i % count); break;
+      case CollectiveKind::kReduceScatter: expected[i] = reduced(opKind, t, n, i, r * count + i); break;
+      case CollectiveKind::kAllToAll: expected[i] = in(static_cast<int>(i / count), r * count + i % count); break;
+      default: break;
+    }
+  }
+  if (kind == CollectiveKind::kReduce && r != root) checkOutput = false;
+  if (checkOutput) EXPECT_EQ(checkElements(t, recvbuf, expected, what), 0);
+  if (!inPlace) {
+    EXPECT_TRUE(separateOut.guardIntact(outCount)) << what << ": wrote past the end of recvbuff";
+    if (kind == CollectiveKind::kReduce && r != root) {
+      EXPECT_EQ(separateOut.bytes[0], kGuard) << what << ": non-root recvbuff was written";
+    }
+  }
+  EXPECT_TRUE(storage.guardIntact(bufCount)) << what << ": wrote past the end of the buffer";
+}
+
+TEST_P(CollectiveMatrix, MatchesReference) {
+  const Case c = GetParam();
+  auto outcomes = testing::runCommRanks(c.nranks, [&](Communicator& comm) {
+    CollectiveShape probe{c.kind, c.nranks, 1, 0};
+    bool reducing = probe.reduces();
+    bool rooted = c.kind == CollectiveKind::kBroadcast || c.kind == CollectiveKind::kReduce;
+    for (int typeIndex = 0; typeIndex < kNumDataTypes; ++typeIndex) {
+      DataType t = static_cast<DataType>(typeIndex);
+      size_t big = (size_t{1} << 20) / dataTypeSize(t) + 3;  // 1 MiB + 3 elements
+      for (size_t count : {size_t{0}, size_t{1}, size_t{7}, size_t{1000}, big}) {
+        for (RedOpKind op : kOps) {
+          if (!reducing && op != RedOpKind::kSum) continue;
+          for (int root = 0; root < (rooted ? c.nranks : 1); ++root) {
+            for (bool inPlace : {false, true}) {
+              if (c.kind == CollectiveKind::kSendRecv && inPlace) continue;
+              runCase(comm, c.kind, t, op, count, root, inPlace);
+              if (::testing::Test::HasFatalFailure()) return;
+            }
+          }
+        }
+      }
+    }
+  });
+  EXPECT_RANKS_OK(outcomes);
+}
+
+std::vector<Case> allCases() {
+  std::vector<Case> cases;
+  for (CollectiveKind k : {CollectiveKind::kAllReduce, CollectiveKind::kBroadcast, CollectiveKind::kReduce,
+                           CollectiveKind::kAllGather, CollectiveKind::kReduceScatter, CollectiveKind::kAllToAll,
+                           CollectiveKind::kSendRecv}) {
+    for (int n : {1, 2, 3, 4, 5, 8}) cases.push_back({k, n});
+  }
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(All, CollectiveMatrix, ::testing::ValuesIn(allCases()),
+                         [](const ::testing::TestParamInfo<Case>& info) {
+                           return std::string(collectiveName(info.param.kind)) + "_" +
+                                  std::to_string(info.param.nranks) + "ranks";
+                         });
+
+// The largest size the issue asks for, 64 MiB, on all-reduce.
+class LargeAllReduce : public ::testing::TestWithParam<int> {};
+
+TEST_P(LargeAllReduce, SixtyFourMiB) {
+  const int nranks = GetParam();
+  auto outcomes = testing::runCommRanks(nranks, [&](Communicator& comm) {
+    for (DataType t : {DataType::kFloat32, DataType::kBfloat16}) {
+      size_t count = (size_t{64} << 20) / dataTypeSize(t);
+      for (bool inPlace : {false, true}) {
+        runCase(comm, CollectiveKind::kAllReduce, t, RedOpKind::kSum, count, 0, inPlace);
+      }
+    }
+  });
+  EXPECT_RANKS_OK(outcomes);
+}
+
+INSTANTIATE_TEST_SUITE_P(All, LargeAllReduce, ::testing::Values(1, 2, 3, 4, 5, 8));
+
+}  // namespace
+}  // namespace loom

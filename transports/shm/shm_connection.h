@@ -1,0 +1,33 @@
+// Shared-memory transport: one single-producer single-consumer byte ring per
+// (sender, receiver, channel) in a POSIX shared-memory segment.
+//
+// Either side may open the segment first (both create it if missing and size
+// it identically); the second to attach unlinks the name, so a crash later
+// leaves nothing behind in /dev/shm. The producer only writes `head`, the
+// consumer only writes `tail`: no locks on the data path.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "transports/connection.h"
+
+namespace loom {
+
+struct ShmEndpoint {
+  std::string name;  // segment name, e.g. "/loom-<job>-<src>-<dst>-<channel>"
+  size_t capacity = 0;
+  int peerRank = -1;
+  int peerPid = 0;  // checked for liveness while waiting
+};
+
+Result<std::unique_ptr<SendConnection>> openShmSend(const ShmEndpoint& endpoint);
+Result<std::unique_ptr<RecvConnection>> openShmRecv(const ShmEndpoint& endpoint);
+
+// Removes a segment name if it is still there (used at teardown).
+void unlinkShmSegment(const std::string& name);
+
+// False when the process is gone or a zombie.
+bool processAlive(int pid);
+
+}  // namespace loom
