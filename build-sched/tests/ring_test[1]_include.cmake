@@ -1,5 +1,0 @@
-if(EXISTS "/work/main/build-sched/tests/ring_test[1]_tests.cmake")
-  include("/work/main/build-sched/tests/ring_test[1]_tests.cmake")
-else()
-  add_test(ring_test_NOT_BUILT ring_test_NOT_BUILT)
-endif()

@@ -1,5 +1,0 @@
-if(EXISTS "/work/main/build/tests/collective_matrix_test[1]_tests.cmake")
-  include("/work/main/build/tests/collective_matrix_test[1]_tests.cmake")
-else()
-  add_test(collective_matrix_test_NOT_BUILT collective_matrix_test_NOT_BUILT)
-endif()

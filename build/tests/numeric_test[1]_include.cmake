@@ -1,5 +1,0 @@
-if(EXISTS "/work/main/build/tests/numeric_test[1]_tests.cmake")
-  include("/work/main/build/tests/numeric_test[1]_tests.cmake")
-else()
-  add_test(numeric_test_NOT_BUILT numeric_test_NOT_BUILT)
-endif()
