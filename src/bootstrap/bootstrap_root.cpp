@@ -1,5 +1,7 @@
 #include "bootstrap/bootstrap_root.h"
 
+#include <unistd.h>
+
 #include <map>
 #include <thread>
 #include <vector>
@@ -31,6 +33,17 @@ Result<HelloMessage> readHello(const Socket& s) {
   hello.hostId[kHostIdBytes - 1] = '\0';
   if (!hello.address.toAddress().isOk()) return Status::invalidArgument("malformed address");
   return hello;
+}
+
+// Ranks in this process last: once such a rank has its answer it may exit,
+// taking this thread with it before the others have theirs.
+template <typename Fn>
+void forEachRemoteFirst(std::map<int, Arrival>& arrived, Fn fn) {
+  for (bool local : {false, true}) {
+    for (auto& [rank, a] : arrived) {
+      if ((a.hello.pid == getpid()) == local) fn(rank, a);
+    }
+  }
 }
 
 void serve(Socket listener, Token token) {
@@ -81,7 +94,7 @@ void serve(Socket listener, Token token) {
                   "only %zu of %d ranks joined within LOOM_TIMEOUT_S=%.0f s; missing rank(s): %s",
                   arrived.size(), nranks, config().timeoutSeconds, missing.c_str());
     LOOM_WARN(kBootstrap, "bootstrap root: %s", text);
-    for (auto& [rank, a] : arrived) sendError(a.socket, StatusCode::kTimeout, text);
+    forEachRemoteFirst(arrived, [&](int, Arrival& a) { sendError(a.socket, StatusCode::kTimeout, text); });
     return;
   }
 
@@ -92,13 +105,13 @@ void serve(Socket listener, Token token) {
     std::memcpy(table[rank].hostId, a.hello.hostId, kHostIdBytes);
   }
   RootReply ok;
-  for (auto& [rank, a] : arrived) {
+  forEachRemoteFirst(arrived, [&](int rank, Arrival& a) {
     Deadline d = deadlineAfter(10);
     if (!a.socket.sendAll(&ok, sizeof(ok), d).isOk() ||
         !a.socket.sendAll(table.data(), table.size() * sizeof(PeerRecord), d).isOk()) {
       LOOM_WARN(kBootstrap, "bootstrap root could not reach rank %d after it joined", rank);
     }
-  }
+  });
   LOOM_INFO(kBootstrap, "bootstrap root: all %d ranks joined", nranks);
 }
 

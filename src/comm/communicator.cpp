@@ -10,6 +10,7 @@
 #include "bootstrap/bootstrap_root.h"
 #include "comm/communicator_impl.h"
 #include "comm/group.h"
+#include "device/cuda_probe.h"
 #include "common/config.h"
 #include "common/logging.h"
 #include "exec/host_stream.h"
@@ -39,6 +40,7 @@ Result<std::unique_ptr<Communicator::Impl>> join(const UniqueIdFields& id, int n
     return Status::invalidArgument("rank=%d is out of range for nranks=%d (valid: 0..%d)", rank, nranks, nranks - 1);
   }
   setLogRank(rank);
+  (void)cudaAvailability();  // logs once at INFO whether a GPU is usable
   auto impl = std::make_unique<Communicator::Impl>();
   impl->rank = rank;
   impl->nranks = nranks;
