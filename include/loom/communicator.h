@@ -54,6 +54,24 @@ class LOOM_API Stream {
   std::unique_ptr<Impl> impl_;
 };
 
+// A point in a stream's work: done when everything enqueued on the stream
+// before record() has finished. The host counterpart of a cudaEvent_t.
+class LOOM_API Event {
+ public:
+  Event();
+  ~Event();
+  void record(Stream& stream);
+  bool query() const;  // true once reached (and for an event never recorded)
+  void synchronize() const;
+  // Makes `stream` wait for this event before running work enqueued after.
+  void enqueueWait(Stream& stream) const;
+
+  struct State;
+
+ private:
+  std::shared_ptr<State> state_;
+};
+
 struct CommOptions {
   std::string name;  // shown in logs
 };

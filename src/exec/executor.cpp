@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <sched.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <thread>
@@ -173,20 +174,17 @@ class Runner {
   Status progressSends(Lane& lane, bool& progressed) {
     // Messages to one peer go out in program order; different peers proceed
     // independently, so one slow receiver does not hold up the others.
-    SendConnection* blocked[8];
-    int nblocked = 0;
+    blocked_.clear();
     for (size_t i = 0; i < lane.sends.size();) {
       PendingSend& s = lane.sends[i];
-      bool isBlocked = false;
-      for (int b = 0; b < nblocked; ++b) isBlocked |= blocked[b] == s.connection;
-      if (!isBlocked) {
+      if (std::find(blocked_.begin(), blocked_.end(), s.connection) == blocked_.end()) {
         LOOM_RETURN_IF_ERROR(pushSend(s, progressed).withContext("sending to rank " + std::to_string(s.peer)));
         if (s.sent == sizeof(MessageHeader) + s.data.bytes) {
           lane.sends.erase(lane.sends.begin() + i);
           continue;
         }
       }
-      if (nblocked < 8) blocked[nblocked++] = s.connection;
+      blocked_.push_back(s.connection);  // later messages to this peer wait their turn
       ++i;
     }
     return Status::ok();
@@ -340,6 +338,7 @@ class Runner {
   ConnectionProvider& connections_;
   size_t elementSize_;
   std::vector<Lane> lanes_;
+  std::vector<SendConnection*> blocked_;  // reused by progressSends to avoid allocating
 };
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common/config.h"
 #include "schedule/schedule.h"
 #include "support/multi_rank.h"
 #include "support/typed_values.h"
@@ -108,6 +109,7 @@ int checkElements(DataType t, const void* actual, const std::vector<double>& exp
 struct Case {
   CollectiveKind kind;
   int nranks;
+  const char* transport;  // LOOM_TRANSPORT for the run
 };
 
 class CollectiveMatrix : public ::testing::TestWithParam<Case> {};
@@ -191,6 +193,8 @@ void runCase(Communicator& comm, CollectiveKind kind, DataType t, RedOpKind opKi
 
 TEST_P(CollectiveMatrix, MatchesReference) {
   const Case c = GetParam();
+  setenv("LOOM_TRANSPORT", c.transport, 1);
+  reloadConfigForTesting();
   auto outcomes = testing::runCommRanks(c.nranks, [&](Communicator& comm) {
     CollectiveShape probe{c.kind, c.nranks, 1, 0};
     bool reducing = probe.reduces();
@@ -220,7 +224,9 @@ std::vector<Case> allCases() {
   for (CollectiveKind k : {CollectiveKind::kAllReduce, CollectiveKind::kBroadcast, CollectiveKind::kReduce,
                            CollectiveKind::kAllGather, CollectiveKind::kReduceScatter, CollectiveKind::kAllToAll,
                            CollectiveKind::kSendRecv}) {
-    for (int n : {1, 2, 3, 4, 5, 8}) cases.push_back({k, n});
+    for (int n : {1, 2, 3, 4, 5, 8}) cases.push_back({k, n, "auto"});
+    // The same matrix over TCP (loopback) instead of shared memory.
+    for (int n : {2, 3}) cases.push_back({k, n, "tcp"});
   }
   return cases;
 }
@@ -228,7 +234,7 @@ std::vector<Case> allCases() {
 INSTANTIATE_TEST_SUITE_P(All, CollectiveMatrix, ::testing::ValuesIn(allCases()),
                          [](const ::testing::TestParamInfo<Case>& info) {
                            return std::string(collectiveName(info.param.kind)) + "_" +
-                                  std::to_string(info.param.nranks) + "ranks";
+                                  std::to_string(info.param.nranks) + "ranks_" + info.param.transport;
                          });
 
 // The largest size the issue asks for, 64 MiB, on all-reduce.
