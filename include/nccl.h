@@ -263,8 +263,8 @@ LOOM_NCCL_EXPORT const char* ncclGetErrorString(ncclResult_t result);
 LOOM_NCCL_EXPORT const char* pncclGetErrorString(ncclResult_t result);
 
 /* The message of the last failure: comm's own last failure when comm is a
- * live communicator that had one, otherwise this thread's. Valid until the
- * thread's next NCCL call. "" when there was none. */
+ * live communicator that had one, otherwise this thread's ("" if none). The
+ * string stays valid until this thread calls ncclGetLastError again. */
 LOOM_NCCL_EXPORT const char* ncclGetLastError(ncclComm_t comm);
 LOOM_NCCL_EXPORT const char* pncclGetLastError(ncclComm_t comm);
 

@@ -3,8 +3,8 @@
 // The host has no native half, bfloat16 or 8-bit float, yet the same reduce
 // code must run on the host (where it is tested) and under nvcc (where it runs
 // on the GPU). So each narrow type is a plain struct holding its bit pattern,
-// and every conversion is written with integer operations only: no intrinsics,
-// no lookup tables, no dependence on the host's rounding mode.
+// and every conversion is plain integer and float arithmetic: no intrinsics
+// and no lookup tables, and no branches, so the host compiler vectorises it.
 //
 // Formats:
 //   Float16     IEEE 754 binary16: 1 sign, 5 exponent (bias 15), 10 fraction bits.
@@ -74,7 +74,27 @@ LOOM_HOST_DEVICE inline uint64_t bitsOfDouble(double value) {
 #endif
 }
 
+LOOM_HOST_DEVICE inline double doubleOfBits(uint64_t bits) {
+#if defined(__CUDA_ARCH__)
+  return __longlong_as_double(static_cast<long long>(bits));
+#else
+  double value;
+  std::memcpy(&value, &bits, sizeof value);
+  return value;
+#endif
+}
+
 namespace numeric_detail {
+
+// cond ? a : b on bits, written as masks. The conversions below compute every
+// case and pick one this way, with no branch, so GCC vectorises the block
+// conversions even at -O2: a ?: over a float operation could be sunk into a
+// branch, and under -ftrapping-math the vectoriser may not run a float
+// operation that a branch guarded.
+LOOM_HOST_DEVICE inline uint32_t selectBits(bool cond, uint32_t a, uint32_t b) {
+  const uint32_t mask = 0u - static_cast<uint32_t>(cond);
+  return (a & mask) | (b & ~mask);
+}
 
 // One codec for binary16 and both FP8 formats: they differ only in field
 // widths and in whether the all-ones exponent means Inf/NaN (IEEE) or is an
@@ -83,72 +103,77 @@ template <int kExpBits, int kFracBits, bool kHasInf>
 struct NarrowCodec {
   static constexpr int kBias = (1 << (kExpBits - 1)) - 1;
   static constexpr int kMinNormalExp = 1 - kBias;
-  static constexpr uint32_t kSign = 1u << (kExpBits + kFracBits);
+  static constexpr int kSignShift = kExpBits + kFracBits;
+  static constexpr uint32_t kSign = 1u << kSignShift;
   static constexpr uint32_t kExpMask = ((1u << kExpBits) - 1) << kFracBits;
   static constexpr uint32_t kFracMask = (1u << kFracBits) - 1;
   static constexpr uint32_t kQuietBit = 1u << (kFracBits - 1);
-  static constexpr uint32_t kInf = kExpMask;
   static constexpr uint32_t kNan = kHasInf ? (kExpMask | kQuietBit) : (kExpMask | kFracMask);
   // For E4M3 the largest finite code is one below the NaN code.
   static constexpr uint32_t kMaxFinite = kHasInf ? (kExpMask - 1) : (kExpMask | (kFracMask - 1));
+  static constexpr uint32_t kOverflow = kHasInf ? kExpMask : kNan;
   static constexpr int kFracShift = 23 - kFracBits;
+  // Float bits of the smallest normal value of this format.
+  static constexpr uint32_t kMinNormalBits = static_cast<uint32_t>(127 + kMinNormalExp) << 23;
+  // Rebiases a float exponent field to ours; negative, so it wraps on purpose.
+  static constexpr uint32_t kRebias = static_cast<uint32_t>(kBias - 127) << 23;
 
-  // The rounding below assumes anything below float's normal range rounds to
-  // zero, i.e. the format's smallest subnormal is far above 2^-126.
+  // Subnormal spacing and magic numbers below are normal floats.
   static_assert(kMinNormalExp - kFracBits > -100, "format too wide for this codec");
 
   LOOM_HOST_DEVICE static float decode(uint32_t bits) {
-    const uint32_t sign = (bits & kSign) ? 0x80000000u : 0u;
-    const uint32_t exp = (bits & kExpMask) >> kFracBits;
+    const uint32_t sign = (bits & kSign) << (31 - kSignShift);
+    const uint32_t magnitude = bits & ~kSign;
     const uint32_t frac = bits & kFracMask;
-    const bool allOnes = exp == (kExpMask >> kFracBits);
-    if (kHasInf && allOnes) {
-      // Keep the payload and set the quiet bit, as hardware conversions do.
-      return floatOfBits(frac == 0 ? (sign | 0x7f800000u) : (sign | 0x7fc00000u | (frac << kFracShift)));
+    const uint32_t normal = (magnitude << kFracShift) - kRebias;
+    // frac * 2^(minNormalExp - fracBits) is exact: a small integer times a
+    // power of two that float holds as a normal number.
+    const float spacing = floatOfBits(static_cast<uint32_t>(127 + kMinNormalExp - kFracBits) << 23);
+    const uint32_t subnormal = bitsOfFloat(static_cast<float>(static_cast<int32_t>(frac)) * spacing);
+    uint32_t out = selectBits(magnitude <= kFracMask, subnormal, normal);
+    if constexpr (kHasInf) {
+      // Inf, or NaN with its payload kept and the quiet bit set, as hardware
+      // conversions do.
+      const uint32_t special = 0x7f800000u | (frac << kFracShift) | (static_cast<uint32_t>(frac != 0) << 22);
+      out = selectBits(magnitude >= kExpMask, special, out);
+    } else {
+      out = selectBits(magnitude == kNan, 0x7fc00000u, out);
     }
-    if (!kHasInf && allOnes && frac == kFracMask) return floatOfBits(sign | 0x7fc00000u);
-    if (exp == 0) {
-      // frac * 2^(minNormalExp - fracBits) is exact in float: a small integer
-      // times a power of two that float represents as a normal number.
-      const float scale = floatOfBits(static_cast<uint32_t>(127 + kMinNormalExp - kFracBits) << 23);
-      const float magnitude = static_cast<float>(frac) * scale;
-      return sign ? -magnitude : magnitude;
-    }
-    return floatOfBits(sign | ((exp + 127 - kBias) << 23) | (frac << kFracShift));
+    return floatOfBits(sign | out);
   }
 
   LOOM_HOST_DEVICE static uint32_t encode(float value) {
     const uint32_t in = bitsOfFloat(value);
-    const uint32_t sign = (in >> 31) ? kSign : 0u;
+    const uint32_t sign = (in >> 31) << kSignShift;
     const uint32_t abs = in & 0x7fffffffu;
-    if (abs > 0x7f800000u) {
-      if (!kHasInf) return sign | kNan;
+
+    // Normal result: drop kFracShift bits, rounding to nearest even by adding
+    // just under half of the dropped weight plus the kept lsb. A carry out of
+    // the fraction bumps the exponent, which is the right answer, including
+    // the step from the largest finite value to the overflow code.
+    const uint32_t odd = (abs >> kFracShift) & 1u;
+    const uint32_t normal = (abs + kRebias + ((1u << (kFracShift - 1)) - 1) + odd) >> kFracShift;
+
+    // Subnormal result: adding a power of two whose float ulp equals our
+    // subnormal spacing makes the float adder do the variable shift and the
+    // round to nearest even; the fraction bits that remain are the code, and
+    // rounding up into the smallest normal lands on its code too. Float inputs
+    // below that spacing, float subnormals included, come out as zero. This
+    // relies on round-to-nearest, the default mode, as every float sum in a
+    // reduction does.
+    const float magic = floatOfBits(static_cast<uint32_t>(127 + kMinNormalExp - kFracBits + 23) << 23);
+    const uint32_t subnormal = bitsOfFloat(floatOfBits(abs) + magic) - bitsOfFloat(magic);
+
+    uint32_t magnitude = selectBits(abs < kMinNormalBits, subnormal, normal);
+    // Inf lands here too: +Inf rounds "normally" far past the largest code.
+    magnitude = selectBits(magnitude > kMaxFinite, kOverflow, magnitude);
+    if constexpr (kHasInf) {
       // Keep the top of the payload; the quiet bit also stops a payload whose
       // top bits are zero from turning into Inf.
-      return sign | kExpMask | kQuietBit | ((abs >> kFracShift) & kFracMask);
+      magnitude = selectBits(abs > 0x7f800000u, kExpMask | kQuietBit | ((abs >> kFracShift) & kFracMask), magnitude);
+    } else {
+      magnitude = selectBits(abs > 0x7f800000u, kNan, magnitude);
     }
-    if (abs == 0x7f800000u) return sign | (kHasInf ? kInf : kNan);
-    if (abs < 0x00800000u) return sign;  // float subnormals are far below half our smallest subnormal
-
-    const int exp = static_cast<int>(abs >> 23) - 127;
-    const uint32_t significand = (abs & 0x007fffffu) | 0x00800000u;  // 24 bits
-    int shift = kFracShift;
-    if (exp < kMinNormalExp) shift += kMinNormalExp - exp;  // subnormal result: fewer bits survive
-    // A 24-bit significand shifted by 25 or more is below half the smallest
-    // subnormal even before rounding (and a shift of 32 would be undefined).
-    if (shift > 24) return sign;
-    uint32_t kept = significand >> shift;
-    const uint32_t rest = significand & ((1u << shift) - 1);
-    const uint32_t half = 1u << (shift - 1);
-    if (rest > half || (rest == half && (kept & 1u))) ++kept;
-    // For a normal result `kept` still carries the implicit leading bit, so
-    // adding it to (biased exponent - 1) lands on the right exponent, and a
-    // carry out of the fraction from rounding bumps the exponent by itself.
-    // For a subnormal result, rounding up into the smallest normal works the
-    // same way: kept == 1 << fracBits is exactly that code.
-    const uint32_t magnitude =
-        exp >= kMinNormalExp ? (static_cast<uint32_t>(exp + kBias - 1) << kFracBits) + kept : kept;
-    if (magnitude > kMaxFinite) return sign | (kHasInf ? kInf : kNan);
     return sign | magnitude;
   }
 };
@@ -169,12 +194,14 @@ LOOM_HOST_DEVICE inline float bfloat16BitsToFloat(uint16_t bits) {
 }
 LOOM_HOST_DEVICE inline uint16_t floatToBfloat16Bits(float value) {
   const uint32_t in = bitsOfFloat(value);
-  // Truncating a NaN could leave an all-zero fraction, which would read as Inf.
-  if ((in & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((in >> 16) | 0x0040u);
   // Adding just under half an ulp, plus the kept lsb, rounds ties to even; a
   // carry ripples into the exponent, so overflow lands exactly on Inf and
   // subnormals need no special case.
-  return static_cast<uint16_t>((in + 0x7fffu + ((in >> 16) & 1u)) >> 16);
+  const uint32_t rounded = (in + 0x7fffu + ((in >> 16) & 1u)) >> 16;
+  // Rounding a NaN could carry into the sign or leave an all-zero fraction
+  // (Inf), so NaN keeps its top bits and sets the quiet bit instead.
+  const uint32_t nan = (in >> 16) | 0x0040u;
+  return static_cast<uint16_t>(numeric_detail::selectBits((in & 0x7fffffffu) > 0x7f800000u, nan, rounded));
 }
 
 LOOM_HOST_DEVICE inline float fp8e4m3BitsToFloat(uint8_t bits) { return numeric_detail::E4m3Codec::decode(bits); }

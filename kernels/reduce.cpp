@@ -2,6 +2,7 @@
 #include "kernels/reduce.h"
 
 #include <cstring>
+#include <type_traits>
 
 #if defined(__clang__)
 #define LOOM_IVDEP _Pragma("clang loop vectorize(assume_safety)")
@@ -14,15 +15,16 @@
 namespace loom {
 namespace {
 
-// Loops are cut into fixed-length inner blocks of one cache line because
-// GCC's -O2 vectoriser (cost model "very cheap") only takes loops it can
-// vectorise without a scalar remainder or a runtime alias check; a constant
-// trip count removes the first, and ivdep removes the second. ivdep is true
-// here: dst may alias an input only exactly, element for element, and a
-// vector load of a[i..i+k) before the store to dst[i..i+k) reads the same
-// values a scalar loop would.
+// Loops are cut into fixed-length inner blocks because GCC's -O2 vectoriser
+// (cost model "very cheap") only takes loops it can vectorise without a
+// scalar remainder or a runtime alias check; a constant trip count removes
+// the first, and ivdep removes the second. ivdep is true here: dst may alias
+// an input only exactly, element for element, and a vector load of a[i..i+k)
+// before the store to dst[i..i+k) reads the same values a scalar loop would.
+// At least 16 lanes, because GCC unrolls a loop of 8 completely before the
+// vectoriser sees it, and then does not vectorise what is left.
 template <typename T>
-constexpr size_t kLanes = sizeof(T) >= 64 ? 1 : 64 / sizeof(T);
+constexpr size_t kLanes = sizeof(T) >= 4 ? 16 : 64 / sizeof(T);
 
 template <typename T, typename Op>
 void binaryLoop(T* dst, const T* a, const T* b, size_t count, Op op) {
@@ -47,33 +49,45 @@ void unaryLoop(T* dst, const T* src, size_t count, Op op) {
 // Narrow floats go through float a block at a time: each pass is a plain loop
 // (convert, combine, convert back) instead of one loop whose body mixes two
 // conversions with the arithmetic. Converting a whole block of a and b before
-// writing dst also makes exact aliasing trivially safe.
+// writing dst also makes exact aliasing trivially safe. Full blocks pass their
+// length as a compile-time constant so that -O2 vectorises the conversions.
 constexpr size_t kNarrowBlock = 256;
+using FullBlock = std::integral_constant<size_t, kNarrowBlock>;
 
-template <typename T, typename Op>
-void binaryNarrow(T* dst, const T* a, const T* b, size_t count, Op op) {
+template <typename T, typename Op, typename Count>
+void binaryNarrowBlock(T* dst, const T* a, const T* b, Count n, Op op) {
   using A = Arithmetic<T>;
   float x[kNarrowBlock];
   float y[kNarrowBlock];
-  for (size_t base = 0; base < count; base += kNarrowBlock) {
-    const size_t n = count - base < kNarrowBlock ? count - base : kNarrowBlock;
-    for (size_t j = 0; j < n; ++j) x[j] = A::load(a[base + j]);
-    for (size_t j = 0; j < n; ++j) y[j] = A::load(b[base + j]);
-    binaryLoop(x, x, y, n, op);
-    for (size_t j = 0; j < n; ++j) dst[base + j] = A::store(x[j]);
+  for (size_t j = 0; j < n; ++j) x[j] = A::load(a[j]);
+  for (size_t j = 0; j < n; ++j) y[j] = A::load(b[j]);
+  for (size_t j = 0; j < n; ++j) x[j] = op(x[j], y[j]);
+  for (size_t j = 0; j < n; ++j) dst[j] = A::store(x[j]);
+}
+
+template <typename T, typename Op, typename Count>
+void unaryNarrowBlock(T* dst, const T* src, Count n, Op op) {
+  using A = Arithmetic<T>;
+  float x[kNarrowBlock];
+  for (size_t j = 0; j < n; ++j) x[j] = A::load(src[j]);
+  for (size_t j = 0; j < n; ++j) x[j] = op(x[j]);
+  for (size_t j = 0; j < n; ++j) dst[j] = A::store(x[j]);
+}
+
+template <typename T, typename Op>
+void binaryNarrow(T* dst, const T* a, const T* b, size_t count, Op op) {
+  size_t base = 0;
+  for (; base + kNarrowBlock <= count; base += kNarrowBlock) {
+    binaryNarrowBlock(dst + base, a + base, b + base, FullBlock{}, op);
   }
+  if (base < count) binaryNarrowBlock(dst + base, a + base, b + base, count - base, op);
 }
 
 template <typename T, typename Op>
 void unaryNarrow(T* dst, const T* src, size_t count, Op op) {
-  using A = Arithmetic<T>;
-  float x[kNarrowBlock];
-  for (size_t base = 0; base < count; base += kNarrowBlock) {
-    const size_t n = count - base < kNarrowBlock ? count - base : kNarrowBlock;
-    for (size_t j = 0; j < n; ++j) x[j] = A::load(src[base + j]);
-    unaryLoop(x, x, n, op);
-    for (size_t j = 0; j < n; ++j) dst[base + j] = A::store(x[j]);
-  }
+  size_t base = 0;
+  for (; base + kNarrowBlock <= count; base += kNarrowBlock) unaryNarrowBlock(dst + base, src + base, FullBlock{}, op);
+  if (base < count) unaryNarrowBlock(dst + base, src + base, count - base, op);
 }
 
 template <typename T, typename Op>
@@ -117,13 +131,6 @@ void withElementType(DataType type, Fn&& fn) {
     case DataType::kFloat8e5m2: return fn(TypeTag<Float8e5m2>{});
   }
 }
-
-// Multiplies by a scalar fixed for the whole call.
-template <typename C>
-struct ScaleOp {
-  C scalar;
-  LOOM_HOST_DEVICE C operator()(C x) const { return ProdOp{}(x, scalar); }
-};
 
 }  // namespace
 

@@ -51,8 +51,14 @@ namespace reduce_detail {
 template <typename T>
 using WrapType = std::conditional_t<(sizeof(T) < sizeof(unsigned)), unsigned, std::make_unsigned_t<T>>;
 
-LOOM_HOST_DEVICE inline bool signBit(float value) { return (bitsOfFloat(value) >> 31) != 0; }
-LOOM_HOST_DEVICE inline bool signBit(double value) { return (bitsOfDouble(value) >> 63) != 0; }
+// For equal operands of max and min, which differ at most in the sign of a
+// zero: AND of the bits clears the sign if either is +0 (max), OR sets it if
+// either is -0 (min). Bit operations rather than a sign test keep the loops
+// vectorisable for double on plain SSE2.
+LOOM_HOST_DEVICE inline float andBits(float a, float b) { return floatOfBits(bitsOfFloat(a) & bitsOfFloat(b)); }
+LOOM_HOST_DEVICE inline float orBits(float a, float b) { return floatOfBits(bitsOfFloat(a) | bitsOfFloat(b)); }
+LOOM_HOST_DEVICE inline double andBits(double a, double b) { return doubleOfBits(bitsOfDouble(a) & bitsOfDouble(b)); }
+LOOM_HOST_DEVICE inline double orBits(double a, double b) { return doubleOfBits(bitsOfDouble(a) | bitsOfDouble(b)); }
 
 }  // namespace reduce_detail
 
@@ -88,7 +94,7 @@ struct MaxOp {
     } else {
       if (a != a) return a;
       if (b != b) return b;
-      if (a == b) return reduce_detail::signBit(a) ? b : a;
+      if (a == b) return reduce_detail::andBits(a, b);
       return a > b ? a : b;
     }
   }
@@ -102,10 +108,18 @@ struct MinOp {
     } else {
       if (a != a) return a;
       if (b != b) return b;
-      if (a == b) return reduce_detail::signBit(a) ? a : b;
+      if (a == b) return reduce_detail::orBits(a, b);
       return a < b ? a : b;
     }
   }
+};
+
+// x * scalar, premulsum's scaling, in the compute type (float for narrow
+// floats, so the product rounds once to the element type).
+template <typename C>
+struct ScaleOp {
+  C scalar;
+  LOOM_HOST_DEVICE C operator()(C x) const { return ProdOp{}(x, scalar); }
 };
 
 // x / divisor, the last step of avg. Integers truncate toward zero (C++ `/`),

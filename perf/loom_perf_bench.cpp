@@ -45,6 +45,9 @@ class Sweep {
     LOOM_ASSIGN_OR_RETURN(recv_, allocateBuffer(o_.maxBytes));
     const CollectiveKind kind = o_.collective;
     std::vector<RedOpKind> ops = isReducing(kind) ? o_.ops : std::vector<RedOpKind>{RedOpKind::kSum};
+    if (hasRoot(kind) && !o_.allRoots && o_.root >= nranks_) {
+      return Status::invalidArgument("-r %d: the root must be a rank in [0, %d]", o_.root, nranks_ - 1);
+    }
     std::vector<int> roots;
     if (!hasRoot(kind)) {
       roots = {-1};

@@ -341,19 +341,19 @@ Result<Options> parseOptions(int argc, char** argv, CollectiveKind defaultCollec
         break;
       case ':': {
         const char* bad = argv[optind - 1];
-        return Status::invalidArgument("flag %s needs a value; run with -h for the list of flags", bad);
+        return Status::invalidArgument("flag %s needs a value", bad);
       }
       default: {
         const char* bad = argv[optind - 1];
         if (optopt != 0 && optopt != '?') {
-          return Status::invalidArgument("unknown flag -%c; run with -h for the list of flags", optopt);
+          return Status::invalidArgument("unknown flag -%c", optopt);
         }
-        return Status::invalidArgument("unknown flag '%s'; run with -h for the list of flags", bad);
+        return Status::invalidArgument("unknown flag '%s'", bad);
       }
     }
   }
   if (optind < argc) {
-    return Status::invalidArgument("unexpected argument '%s'; every setting is a flag (run with -h)", argv[optind]);
+    return Status::invalidArgument("unexpected argument '%s'; every setting is a flag", argv[optind]);
   }
   // Like nccl-tests, the increment mode is whichever of -i/-f was given; -f wins a tie.
   if (sawFactor || !sawStep) o.stepBytes = 0;

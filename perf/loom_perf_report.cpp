@@ -80,7 +80,7 @@ int64_t totalWrong(const std::vector<Row>& rows) {
 }
 
 std::string formatRatioTable(const std::vector<Row>& loom, const std::vector<Row>& mpi) {
-  std::string s = "#\n# busbw ratio loom / mpi (above 1: Loom moves data faster)\n";
+  std::string s = "# busbw ratio loom / mpi (above 1: Loom moves data faster)\n";
   s += sformat("# %10s  %8s  %6s  %6s  %12s  %12s\n", "size", "type", "redop", "root", "out-of-place", "in-place");
   auto ratio = [](double a, double b) -> std::string {
     if (b <= 0) return "-";

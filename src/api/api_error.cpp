@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "api/argument_checks.h"
 #include "api/comm_handle.h"
 #include "common/logging.h"
 
@@ -57,7 +58,7 @@ ncclResult_t reportFailure(const char* function, ncclComm_t comm, const Status& 
 extern "C" {
 
 const char* ncclGetErrorString(ncclResult_t result) {
-  switch (result) {
+  switch (loom::api::passedValue(result)) {
     case ncclSuccess: return "no error";
     case ncclUnhandledCudaError: return "a CUDA call failed";
     case ncclSystemError:

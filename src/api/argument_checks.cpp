@@ -1,6 +1,7 @@
 #include "api/argument_checks.h"
 
 #include <cstdint>
+#include <cstdio>
 #include <mutex>
 
 #include "api/host_stream_table.h"
@@ -39,19 +40,25 @@ Result<RedOp> checkRedOp(ncclComm* handle, int op, DataType type) {
 }
 
 Status checkCount(const char* what, size_t count, size_t blocks, DataType type) {
+  // "count 5 of float (4 bytes each)" or "recvbuff: 4 ranks x count 5 of float (4 bytes each)"
+  char amount[256];
+  if (blocks == 1) {
+    std::snprintf(amount, sizeof(amount), "count %zu of %s (%zu bytes each)", count,
+                  dataTypeName(type), dataTypeSize(type));
+  } else {
+    std::snprintf(amount, sizeof(amount), "%s: %zu ranks x count %zu of %s (%zu bytes each)", what,
+                  blocks, count, dataTypeName(type), dataTypeSize(type));
+  }
   size_t elements = 0;
   size_t bytes = 0;
   if (__builtin_mul_overflow(count, blocks, &elements) ||
       __builtin_mul_overflow(elements, dataTypeSize(type), &bytes)) {
-    return Status::invalidArgument(
-        "%s: count %zu (x %zu blocks) of %s (%zu bytes each) overflows a size_t byte count", what,
-        count, blocks, dataTypeName(type), dataTypeSize(type));
+    return Status::invalidArgument("%s overflows a size_t byte count", amount);
   }
   if (bytes > static_cast<size_t>(PTRDIFF_MAX)) {
     return Status::invalidArgument(
-        "%s: count %zu (x %zu blocks) of %s is %zu bytes, more than the largest possible buffer "
-        "(PTRDIFF_MAX = %zu bytes)",
-        what, count, blocks, dataTypeName(type), bytes, static_cast<size_t>(PTRDIFF_MAX));
+        "%s is %zu bytes, more than the largest possible buffer (PTRDIFF_MAX = %zu bytes)", amount,
+        bytes, static_cast<size_t>(PTRDIFF_MAX));
   }
   return Status::ok();
 }

@@ -33,14 +33,15 @@ using loom::api::checkRank;
 using loom::api::checkRedOp;
 using loom::api::checkStream;
 using loom::api::guardedCall;
+using loom::api::passedValue;
 using loom::api::resolveTarget;
 
 namespace {
 
-Status broadcastImpl(const void* sendbuff, void* recvbuff, size_t count, ncclDataType_t datatype,
-                     int root, ncclComm_t comm, cudaStream_t stream) {
+Status broadcastImpl(const void* sendbuff, void* recvbuff, size_t count, int datatype, int root,
+                     ncclComm_t comm, cudaStream_t stream) {
   LOOM_ASSIGN_OR_RETURN(CallTarget t, resolveTarget(comm, datatype));
-  LOOM_RETURN_IF_ERROR(checkCount("count", count, 1, t.type));
+  LOOM_RETURN_IF_ERROR(checkCount("buffer", count, 1, t.type));
   LOOM_RETURN_IF_ERROR(checkRank("root", root, t.comm->size()));
   // sendbuff is read on the root only; elsewhere it may be NULL.
   if (t.comm->rank() == root) LOOM_RETURN_IF_ERROR(checkBuffer("sendbuff (on the root)", sendbuff, count));
@@ -57,9 +58,9 @@ ncclResult_t ncclAllReduce(const void* sendbuff, void* recvbuff, size_t count,
                            ncclDataType_t datatype, ncclRedOp_t op, ncclComm_t comm,
                            cudaStream_t stream) {
   return guardedCall("ncclAllReduce", comm, [&]() -> Status {
-    LOOM_ASSIGN_OR_RETURN(CallTarget t, resolveTarget(comm, datatype));
-    LOOM_ASSIGN_OR_RETURN(loom::RedOp redOp, checkRedOp(t.handle, op, t.type));
-    LOOM_RETURN_IF_ERROR(checkCount("count", count, 1, t.type));
+    LOOM_ASSIGN_OR_RETURN(CallTarget t, resolveTarget(comm, passedValue(datatype)));
+    LOOM_ASSIGN_OR_RETURN(loom::RedOp redOp, checkRedOp(t.handle, passedValue(op), t.type));
+    LOOM_RETURN_IF_ERROR(checkCount("buffer", count, 1, t.type));
     LOOM_RETURN_IF_ERROR(checkBuffer("sendbuff", sendbuff, count));
     LOOM_RETURN_IF_ERROR(checkBuffer("recvbuff", recvbuff, count));
     LOOM_ASSIGN_OR_RETURN(loom::Stream * s, checkStream(stream));
@@ -71,14 +72,14 @@ ncclResult_t ncclBroadcast(const void* sendbuff, void* recvbuff, size_t count,
                            ncclDataType_t datatype, int root, ncclComm_t comm,
                            cudaStream_t stream) {
   return guardedCall("ncclBroadcast", comm, [&]() -> Status {
-    return broadcastImpl(sendbuff, recvbuff, count, datatype, root, comm, stream);
+    return broadcastImpl(sendbuff, recvbuff, count, passedValue(datatype), root, comm, stream);
   });
 }
 
 ncclResult_t ncclBcast(void* buff, size_t count, ncclDataType_t datatype, int root,
                        ncclComm_t comm, cudaStream_t stream) {
   return guardedCall("ncclBcast", comm, [&]() -> Status {
-    return broadcastImpl(buff, buff, count, datatype, root, comm, stream);
+    return broadcastImpl(buff, buff, count, passedValue(datatype), root, comm, stream);
   });
 }
 
@@ -86,9 +87,9 @@ ncclResult_t ncclReduce(const void* sendbuff, void* recvbuff, size_t count,
                         ncclDataType_t datatype, ncclRedOp_t op, int root, ncclComm_t comm,
                         cudaStream_t stream) {
   return guardedCall("ncclReduce", comm, [&]() -> Status {
-    LOOM_ASSIGN_OR_RETURN(CallTarget t, resolveTarget(comm, datatype));
-    LOOM_ASSIGN_OR_RETURN(loom::RedOp redOp, checkRedOp(t.handle, op, t.type));
-    LOOM_RETURN_IF_ERROR(checkCount("count", count, 1, t.type));
+    LOOM_ASSIGN_OR_RETURN(CallTarget t, resolveTarget(comm, passedValue(datatype)));
+    LOOM_ASSIGN_OR_RETURN(loom::RedOp redOp, checkRedOp(t.handle, passedValue(op), t.type));
+    LOOM_RETURN_IF_ERROR(checkCount("buffer", count, 1, t.type));
     LOOM_RETURN_IF_ERROR(checkRank("root", root, t.comm->size()));
     LOOM_RETURN_IF_ERROR(checkBuffer("sendbuff", sendbuff, count));
     // recvbuff is written on the root only and may be NULL elsewhere.
@@ -101,8 +102,8 @@ ncclResult_t ncclReduce(const void* sendbuff, void* recvbuff, size_t count,
 ncclResult_t ncclAllGather(const void* sendbuff, void* recvbuff, size_t sendcount,
                            ncclDataType_t datatype, ncclComm_t comm, cudaStream_t stream) {
   return guardedCall("ncclAllGather", comm, [&]() -> Status {
-    LOOM_ASSIGN_OR_RETURN(CallTarget t, resolveTarget(comm, datatype));
-    LOOM_RETURN_IF_ERROR(checkCount("recvbuff (nranks x sendcount)", sendcount,
+    LOOM_ASSIGN_OR_RETURN(CallTarget t, resolveTarget(comm, passedValue(datatype)));
+    LOOM_RETURN_IF_ERROR(checkCount("recvbuff", sendcount,
                                     static_cast<size_t>(t.comm->size()), t.type));
     LOOM_RETURN_IF_ERROR(checkBuffer("sendbuff", sendbuff, sendcount));
     LOOM_RETURN_IF_ERROR(checkBuffer("recvbuff", recvbuff, sendcount));
@@ -115,9 +116,9 @@ ncclResult_t ncclReduceScatter(const void* sendbuff, void* recvbuff, size_t recv
                                ncclDataType_t datatype, ncclRedOp_t op, ncclComm_t comm,
                                cudaStream_t stream) {
   return guardedCall("ncclReduceScatter", comm, [&]() -> Status {
-    LOOM_ASSIGN_OR_RETURN(CallTarget t, resolveTarget(comm, datatype));
-    LOOM_ASSIGN_OR_RETURN(loom::RedOp redOp, checkRedOp(t.handle, op, t.type));
-    LOOM_RETURN_IF_ERROR(checkCount("sendbuff (nranks x recvcount)", recvcount,
+    LOOM_ASSIGN_OR_RETURN(CallTarget t, resolveTarget(comm, passedValue(datatype)));
+    LOOM_ASSIGN_OR_RETURN(loom::RedOp redOp, checkRedOp(t.handle, passedValue(op), t.type));
+    LOOM_RETURN_IF_ERROR(checkCount("sendbuff", recvcount,
                                     static_cast<size_t>(t.comm->size()), t.type));
     LOOM_RETURN_IF_ERROR(checkBuffer("sendbuff", sendbuff, recvcount));
     LOOM_RETURN_IF_ERROR(checkBuffer("recvbuff", recvbuff, recvcount));
@@ -129,8 +130,8 @@ ncclResult_t ncclReduceScatter(const void* sendbuff, void* recvbuff, size_t recv
 ncclResult_t ncclAlltoAll(const void* sendbuff, void* recvbuff, size_t count,
                           ncclDataType_t datatype, ncclComm_t comm, cudaStream_t stream) {
   return guardedCall("ncclAlltoAll", comm, [&]() -> Status {
-    LOOM_ASSIGN_OR_RETURN(CallTarget t, resolveTarget(comm, datatype));
-    LOOM_RETURN_IF_ERROR(checkCount("buffers (nranks x count)", count,
+    LOOM_ASSIGN_OR_RETURN(CallTarget t, resolveTarget(comm, passedValue(datatype)));
+    LOOM_RETURN_IF_ERROR(checkCount("each buffer", count,
                                     static_cast<size_t>(t.comm->size()), t.type));
     LOOM_RETURN_IF_ERROR(checkBuffer("sendbuff", sendbuff, count));
     LOOM_RETURN_IF_ERROR(checkBuffer("recvbuff", recvbuff, count));
@@ -142,8 +143,8 @@ ncclResult_t ncclAlltoAll(const void* sendbuff, void* recvbuff, size_t count,
 ncclResult_t ncclSend(const void* sendbuff, size_t count, ncclDataType_t datatype, int peer,
                       ncclComm_t comm, cudaStream_t stream) {
   return guardedCall("ncclSend", comm, [&]() -> Status {
-    LOOM_ASSIGN_OR_RETURN(CallTarget t, resolveTarget(comm, datatype));
-    LOOM_RETURN_IF_ERROR(checkCount("count", count, 1, t.type));
+    LOOM_ASSIGN_OR_RETURN(CallTarget t, resolveTarget(comm, passedValue(datatype)));
+    LOOM_RETURN_IF_ERROR(checkCount("buffer", count, 1, t.type));
     LOOM_RETURN_IF_ERROR(checkRank("peer", peer, t.comm->size()));
     LOOM_RETURN_IF_ERROR(checkBuffer("sendbuff", sendbuff, count));
     LOOM_ASSIGN_OR_RETURN(loom::Stream * s, checkStream(stream));
@@ -154,8 +155,8 @@ ncclResult_t ncclSend(const void* sendbuff, size_t count, ncclDataType_t datatyp
 ncclResult_t ncclRecv(void* recvbuff, size_t count, ncclDataType_t datatype, int peer,
                       ncclComm_t comm, cudaStream_t stream) {
   return guardedCall("ncclRecv", comm, [&]() -> Status {
-    LOOM_ASSIGN_OR_RETURN(CallTarget t, resolveTarget(comm, datatype));
-    LOOM_RETURN_IF_ERROR(checkCount("count", count, 1, t.type));
+    LOOM_ASSIGN_OR_RETURN(CallTarget t, resolveTarget(comm, passedValue(datatype)));
+    LOOM_RETURN_IF_ERROR(checkCount("buffer", count, 1, t.type));
     LOOM_RETURN_IF_ERROR(checkRank("peer", peer, t.comm->size()));
     LOOM_RETURN_IF_ERROR(checkBuffer("recvbuff", recvbuff, count));
     LOOM_ASSIGN_OR_RETURN(loom::Stream * s, checkStream(stream));

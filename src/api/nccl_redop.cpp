@@ -17,12 +17,13 @@ ncclResult_t ncclRedOpCreatePreMulSum(ncclRedOp_t* op, void* scalar, ncclDataTyp
     LOOM_ASSIGN_OR_RETURN(ncclComm * handle, loom::api::requireReadyComm(comm));
     if (op == nullptr) return Status::invalidArgument("op (output pointer) is NULL");
     if (scalar == nullptr) return Status::invalidArgument("scalar is NULL");
-    LOOM_ASSIGN_OR_RETURN(loom::DataType type, loom::api::checkDataType(datatype));
-    if (residence != ncclScalarDevice && residence != ncclScalarHostImmediate) {
+    LOOM_ASSIGN_OR_RETURN(loom::DataType type, loom::api::checkDataType(loom::api::passedValue(datatype)));
+    const int where = loom::api::passedValue(residence);
+    if (where != ncclScalarDevice && where != ncclScalarHostImmediate) {
       return Status::invalidArgument(
           "residence %d is not an ncclScalarResidence_t (0: ncclScalarDevice, 1: "
           "ncclScalarHostImmediate)",
-          static_cast<int>(residence));
+          where);
     }
     // Device memory is host memory in this build, so both residences are read
     // now; a later change to *scalar does not affect the op.
@@ -45,7 +46,7 @@ ncclResult_t ncclRedOpCreatePreMulSum(ncclRedOp_t* op, void* scalar, ncclDataTyp
 ncclResult_t ncclRedOpDestroy(ncclRedOp_t op, ncclComm_t comm) {
   return guardedCall("ncclRedOpDestroy", comm, [&]() -> Status {
     LOOM_ASSIGN_OR_RETURN(ncclComm * handle, loom::api::requireComm(comm));
-    int id = static_cast<int>(op);
+    const int id = loom::api::passedValue(op);
     if (id >= 0 && id < ncclNumOps) {
       return Status::invalidArgument("op %d is a built-in ncclRedOp_t and cannot be destroyed", id);
     }

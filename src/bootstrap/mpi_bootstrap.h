@@ -6,6 +6,14 @@
 // MPI.
 #pragma once
 
+// Only MPI's C API is linked (MPI::MPI_C); keep mpi.h from declaring the
+// deprecated C++ bindings, whose symbols would then be missing.
+#ifndef OMPI_SKIP_MPICXX
+#define OMPI_SKIP_MPICXX 1
+#endif
+#ifndef MPICH_SKIP_MPICXX
+#define MPICH_SKIP_MPICXX 1
+#endif
 #include <mpi.h>
 
 #include <memory>

@@ -53,9 +53,7 @@ Result<std::unique_ptr<ConnectionTable>> ConnectionTable::connect(Bootstrap& boo
   return t;
 }
 
-ConnectionTable::~ConnectionTable() {
-  for (const std::string& name : shmNames_) unlinkShmSegment(name);
-}
+ConnectionTable::~ConnectionTable() = default;
 
 std::string ConnectionTable::shmName(int from, int to, int channel) const {
   char name[96];
@@ -80,7 +78,6 @@ Result<SendConnection*> ConnectionTable::sendConnection(int peer, int channel) {
   LOOM_RETURN_IF_ERROR(checkPeer(peer, channel));
   ShmEndpoint e{shmName(bootstrap_.rank(), peer, channel), config().shmBufferBytes, peer, bootstrap_.peers()[peer].pid};
   LOOM_ASSIGN_OR_RETURN(auto c, openShmSend(e));
-  shmNames_.push_back(e.name);
   SendConnection* raw = c.get();
   sends_[{peer, channel}] = std::move(c);
   return raw;
@@ -92,7 +89,6 @@ Result<RecvConnection*> ConnectionTable::recvConnection(int peer, int channel) {
   LOOM_RETURN_IF_ERROR(checkPeer(peer, channel));
   ShmEndpoint e{shmName(peer, bootstrap_.rank(), channel), config().shmBufferBytes, peer, bootstrap_.peers()[peer].pid};
   LOOM_ASSIGN_OR_RETURN(auto c, openShmRecv(e));
-  shmNames_.push_back(e.name);
   RecvConnection* raw = c.get();
   recvs_[{peer, channel}] = std::move(c);
   return raw;

@@ -43,7 +43,6 @@ class ConnectionTable final : public ConnectionProvider {
   std::vector<TransportKind> transports_;
   std::map<std::pair<int, int>, std::unique_ptr<SendConnection>> sends_;
   std::map<std::pair<int, int>, std::unique_ptr<RecvConnection>> recvs_;
-  std::vector<std::string> shmNames_;
 };
 
 }  // namespace loom

@@ -81,7 +81,11 @@ struct ActiveRecv {
 class Runner {
  public:
   Runner(const Execution& e, ConnectionProvider& c) : e_(e), connections_(c), elementSize_(dataTypeSize(e.type)) {
-    for (size_t i = 0; i < e.schedule->channels.size(); ++i) lanes_.push_back(Lane{static_cast<int>(i)});
+    for (size_t i = 0; i < e.schedule->channels.size(); ++i) {
+      Lane lane;
+      lane.channel = static_cast<int>(i);
+      lanes_.push_back(std::move(lane));
+    }
   }
 
   Status run(const std::atomic<bool>& abortRequested) {
@@ -122,7 +126,7 @@ class Runner {
 
  private:
   struct Lane {
-    int channel;
+    int channel = 0;
     size_t next = 0;
     std::vector<PendingSend> sends;
     bool receiving = false;

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -59,7 +60,7 @@ class SetTable {
   // "{0-3,7}" or "all 8 ranks"; long sets are cut short.
   std::string describe(uint32_t id) const {
     if (id == kUninit) return "uninitialised";
-    if (id == all_) return "all " + std::to_string(nranks_) + " ranks";
+    if (id == all_ && nranks_ > 1) return "all " + std::to_string(nranks_) + " ranks";
     const uint64_t* bits = word(id);
     auto has = [&](int r) { return (bits[static_cast<size_t>(r) / 64] >> (r % 64)) & 1; };
     std::string out = "ranks {";
@@ -105,92 +106,95 @@ struct Piece {
   size_t base;
 };
 
-// One rank's memory region as a sparse map of runs; gaps are uninitialised.
+// One rank's memory region as sorted, non-overlapping runs; gaps are
+// uninitialised. A region holds few runs (about one per chunk a schedule
+// moves), so a vector beats a tree.
 class RunMap {
  public:
   void read(size_t off, size_t len, std::vector<Piece>* out) const {
     out->clear();
     size_t pos = off;
     const size_t end = off + len;
-    auto it = runs_.upper_bound(pos);
-    if (it != runs_.begin()) {
-      auto p = std::prev(it);
-      if (p->first + p->second.len > pos) it = p;
-    }
+    auto it = firstEndingAfter(pos);
     while (pos < end) {
-      if (it == runs_.end() || it->first >= end) {
+      if (it == runs_.end() || it->start >= end) {
         out->push_back({end - pos, kUninit, 0});
         break;
       }
-      if (it->first > pos) {
-        out->push_back({it->first - pos, kUninit, 0});
-        pos = it->first;
+      if (it->start > pos) {
+        out->push_back({it->start - pos, kUninit, 0});
+        pos = it->start;
       }
-      const size_t skip = pos - it->first;
-      const size_t take = std::min(it->second.len - skip, end - pos);
-      out->push_back({take, it->second.set, it->second.base + skip});
+      const size_t skip = pos - it->start;
+      const size_t take = std::min(it->len - skip, end - pos);
+      out->push_back({take, it->set, it->base + skip});
       pos += take;
       ++it;
     }
   }
 
-  void write(size_t off, const std::vector<Piece>& pieces) {
+  void write(size_t off, std::span<const Piece> pieces) {
     size_t len = 0;
     for (const Piece& p : pieces) len += p.len;
     if (len == 0) return;
-    split(off);
-    split(off + len);
-    runs_.erase(runs_.lower_bound(off), runs_.lower_bound(off + len));
+    const size_t end = off + len;
+    // Runs [first, last) overlap the write; their neighbours join the
+    // rebuilt stretch so that compatible runs merge across its edges.
+    auto first = firstEndingAfter(off);
+    auto last = first;
+    while (last != runs_.end() && last->start < end) ++last;
+    if (first != runs_.begin()) --first;
+    if (last != runs_.end()) ++last;
+    repl_.clear();
+    for (auto it = first; it != last; ++it) {
+      if (it->start < off) append({it->start, std::min(it->len, off - it->start), it->set, it->base});
+    }
     size_t pos = off;
-    auto last = runs_.end();
     for (const Piece& p : pieces) {
-      if (p.set != kUninit && p.len > 0) {
-        if (last != runs_.end() && last->first + last->second.len == pos && last->second.set == p.set &&
-            last->second.base + last->second.len == p.base) {
-          last->second.len += p.len;
-        } else {
-          last = runs_.emplace_hint(runs_.lower_bound(pos), pos, Run{p.len, p.set, p.base});
-        }
-      }
+      if (p.set != kUninit && p.len > 0) append({pos, p.len, p.set, p.base});
       pos += p.len;
     }
-    coalesceAt(off);
-    coalesceAt(off + len);
+    for (auto it = first; it != last; ++it) {
+      const size_t runEnd = it->start + it->len;
+      if (runEnd <= end) continue;
+      const size_t from = std::max(it->start, end);
+      append({from, runEnd - from, it->set, it->base + (from - it->start)});
+    }
+    const size_t at = static_cast<size_t>(first - runs_.begin());
+    runs_.erase(first, last);
+    runs_.insert(runs_.begin() + static_cast<long>(at), repl_.begin(), repl_.end());
   }
 
  private:
   struct Run {
+    size_t start;
     size_t len;
     uint32_t set;
     size_t base;
   };
 
-  // Makes `pos` a run boundary if a run straddles it.
-  void split(size_t pos) {
-    auto it = runs_.upper_bound(pos);
-    if (it == runs_.begin()) return;
-    --it;
-    const size_t start = it->first;
-    Run& run = it->second;
-    if (start < pos && pos < start + run.len) {
-      const size_t left = pos - start;
-      runs_.emplace_hint(std::next(it), pos, Run{run.len - left, run.set, run.base + left});
-      run.len = left;
-    }
+  std::vector<Run>::const_iterator firstEndingAfter(size_t pos) const {
+    return std::upper_bound(runs_.begin(), runs_.end(), pos,
+                            [](size_t p, const Run& r) { return p < r.start + r.len; });
+  }
+  std::vector<Run>::iterator firstEndingAfter(size_t pos) {
+    return std::upper_bound(runs_.begin(), runs_.end(), pos,
+                            [](size_t p, const Run& r) { return p < r.start + r.len; });
   }
 
-  void coalesceAt(size_t pos) {
-    auto right = runs_.find(pos);
-    if (right == runs_.end() || right == runs_.begin()) return;
-    auto left = std::prev(right);
-    if (left->first + left->second.len == pos && left->second.set == right->second.set &&
-        left->second.base + left->second.len == right->second.base) {
-      left->second.len += right->second.len;
-      runs_.erase(right);
+  void append(const Run& r) {
+    if (!repl_.empty()) {
+      Run& b = repl_.back();
+      if (b.start + b.len == r.start && b.set == r.set && b.base + b.len == r.base) {
+        b.len += r.len;
+        return;
+      }
     }
+    repl_.push_back(r);
   }
 
-  std::map<size_t, Run> runs_;
+  std::vector<Run> runs_;
+  std::vector<Run> repl_;
 };
 
 const char* bufferName(BufferId id) {
@@ -214,10 +218,29 @@ struct Region {
 };
 
 struct Message {
-  size_t step;  // sender's step index, for messages
+  size_t step;  // the sender's step, for error messages
   uint64_t id;
+  int space;  // where the sender's pending entry is filed
+  size_t lo;
   size_t count;
-  std::vector<Piece> pieces;
+  size_t firstPiece;  // in Simulation::piecePool_
+  size_t pieceCount;
+};
+
+// One connection's messages in flight; a vector with a read position costs
+// far less than a deque when there are thousands of connections.
+struct Fifo {
+  std::vector<Message> items;
+  size_t head = 0;
+  bool empty() const { return head == items.size(); }
+  size_t size() const { return items.size() - head; }
+  const Message& front() const { return items[head]; }
+  void pop() {
+    if (++head == items.size()) {
+      items.clear();
+      head = 0;
+    }
+  }
 };
 
 struct PendingSend {
@@ -230,7 +253,10 @@ struct PendingSend {
 struct ChannelState {
   size_t pc = 0;
   bool queued = false;
-  std::vector<PendingSend> pending;  // posted, not yet received
+  // Posted and not yet received, by (space, first element): every write looks
+  // here, and all-to-all posts hundreds of sends before its first receive.
+  std::multimap<std::pair<int, size_t>, PendingSend> pending;
+  size_t longestPending = 0;  // bounds how far left of a write an overlap can start
 };
 
 class Simulation {
@@ -242,9 +268,11 @@ class Simulation {
     LOOM_RETURN_IF_ERROR(checkStatically());
     memory_.assign(static_cast<size_t>(n_), std::vector<RunMap>(kNumBuffers));
     state_.resize(static_cast<size_t>(n_));
+    inboxes_.resize(static_cast<size_t>(n_));
     for (int r = 0; r < n_; ++r) {
       const Region in = locate(r, Slice{BufferId::kInput, 0, shape_.inputCount()});
-      memory_[idx(r)][static_cast<size_t>(in.space)].write(in.lo, {{shape_.inputCount(), sets_.single(r), 0}});
+      const Piece input{shape_.inputCount(), sets_.single(r), 0};
+      memory_[idx(r)][static_cast<size_t>(in.space)].write(in.lo, std::span<const Piece>(&input, 1));
       state_[idx(r)].resize(scheds_[idx(r)].channels.size());
       for (size_t c = 0; c < state_[idx(r)].size(); ++c) wake(r, c);
     }
@@ -325,6 +353,7 @@ class Simulation {
                                        sched.nranks, r, n_);
       // Per channel, the physical intervals it touches, to prove channels disjoint.
       std::vector<std::pair<Region, size_t>> touched;
+      const bool multi = sched.channels.size() > 1;
       for (size_t c = 0; c < sched.channels.size(); ++c) {
         const std::vector<Step>& steps = sched.channels[c].steps;
         for (size_t i = 0; i < steps.size(); ++i) {
@@ -340,18 +369,18 @@ class Simulation {
           }
           if (readsSrc(s.kind)) {
             LOOM_RETURN_IF_ERROR(checkSlice(r, c, i, s, s.src, "source"));
-            if (s.src.count > 0) touched.push_back({locate(r, s.src), c});
+            if (multi && s.src.count > 0) touched.push_back({locate(r, s.src), c});
           }
           if (writesDst(s.kind)) {
             LOOM_RETURN_IF_ERROR(checkSlice(r, c, i, s, s.dst, "destination"));
-            if (s.dst.count > 0) touched.push_back({locate(r, s.dst), c});
+            if (multi && s.dst.count > 0) touched.push_back({locate(r, s.dst), c});
           }
           if (readsSrc(s.kind) && writesDst(s.kind) && s.src.count != s.dst.count)
             return Status::invalidArgument("%s: source has %zu elements but destination %zu",
                                            where(r, c, i, s).c_str(), s.src.count, s.dst.count);
         }
       }
-      LOOM_RETURN_IF_ERROR(checkChannelsDisjoint(r, std::move(touched)));
+      if (multi) LOOM_RETURN_IF_ERROR(checkChannelsDisjoint(r, std::move(touched)));
     }
     return Status::ok();
   }
@@ -397,15 +426,24 @@ class Simulation {
     work_.emplace_back(r, c);
   }
 
-  uint64_t queueKey(int src, int dst, size_t c) const {
-    return (static_cast<uint64_t>(c) * static_cast<uint64_t>(n_) + static_cast<uint64_t>(src)) *
-               static_cast<uint64_t>(n_) +
-           static_cast<uint64_t>(dst);
+  // Messages from src to dst on channel c. A sender may name a channel the
+  // receiver lacks; its messages then wait here and are reported unreceived.
+  Fifo& inbox(int dst, size_t c, int src) {
+    std::vector<std::vector<Fifo>>& byChannel = inboxes_[idx(dst)];
+    if (byChannel.size() <= c) byChannel.resize(c + 1);
+    std::vector<Fifo>& bySender = byChannel[c];
+    if (bySender.empty()) bySender.resize(idx(n_));
+    return bySender[idx(src)];
   }
 
   const PendingSend* hazard(int r, size_t c, const Region& dst) const {
-    for (const PendingSend& p : state_[idx(r)][c].pending) {
-      if (p.region.space == dst.space && p.region.lo < dst.hi && dst.lo < p.region.hi) return &p;
+    const ChannelState& cs = state_[idx(r)][c];
+    if (dst.lo == dst.hi || cs.pending.empty()) return nullptr;
+    const size_t from = dst.lo > cs.longestPending ? dst.lo - cs.longestPending : 0;
+    for (auto it = cs.pending.lower_bound({dst.space, from}); it != cs.pending.end(); ++it) {
+      const Region& p = it->second.region;
+      if (p.space != dst.space || p.lo >= dst.hi) break;
+      if (p.lo < p.hi && dst.lo < p.hi) return &it->second;  // an empty send reads nothing
     }
     return nullptr;
   }
@@ -415,7 +453,7 @@ class Simulation {
     memory_[idx(r)][static_cast<size_t>(reg.space)].read(reg.lo, s.count, out);
   }
 
-  void writeSlice(int r, const Slice& s, const std::vector<Piece>& pieces) {
+  void writeSlice(int r, const Slice& s, std::span<const Piece> pieces) {
     const Region reg = locate(r, s);
     memory_[idx(r)][static_cast<size_t>(reg.space)].write(reg.lo, pieces);
   }
@@ -442,7 +480,7 @@ class Simulation {
 
   // out = a ⊕ b elementwise, where `a` came from `aSlice` (named in errors)
   // and the result goes to `dst`.
-  Status combine(const At& at, const Slice& aSlice, const std::vector<Piece>& a, const std::vector<Piece>& b,
+  Status combine(const At& at, const Slice& aSlice, std::span<const Piece> a, std::span<const Piece> b,
                  const Slice& dst, std::vector<Piece>* out) {
     out->clear();
     size_t i = 0, j = 0, ai = 0, bj = 0, pos = 0;
@@ -485,34 +523,43 @@ class Simulation {
         readSlice(r, s.src, &bufA_);
         LOOM_RETURN_IF_ERROR(checkInitialised(at, s.src, bufA_));
         const uint64_t id = nextId_++;
-        queues_[queueKey(r, s.peer, c)].push_back(Message{step, id, s.src.count, bufA_});
-        cs.pending.push_back({locate(r, s.src), id, step, s.peer});
+        const Region region = locate(r, s.src);
+        cs.pending.emplace(std::make_pair(region.space, region.lo), PendingSend{region, id, step, s.peer});
+        cs.longestPending = std::max(cs.longestPending, region.hi - region.lo);
+        inbox(s.peer, c, r).items.push_back(
+            Message{step, id, region.space, region.lo, s.src.count, piecePool_.size(), bufA_.size()});
+        piecePool_.insert(piecePool_.end(), bufA_.begin(), bufA_.end());
         wake(s.peer, c);
         return Status::ok();
       }
       case StepKind::kRecv:
       case StepKind::kRecvReduce: {
-        auto q = queues_.find(queueKey(s.peer, r, c));
-        if (q == queues_.end() || q->second.empty() || hazard(r, c, locate(r, s.dst)) != nullptr) {
+        Fifo& q = inbox(r, c, s.peer);
+        if (q.empty() || hazard(r, c, locate(r, s.dst)) != nullptr) {
           *blocked = true;
           return Status::ok();
         }
-        Message& m = q->second.front();
+        const Message m = q.front();
+        const std::span<const Piece> pieces(piecePool_.data() + m.firstPiece, m.pieceCount);
         if (m.count != s.dst.count)
           return Status::invalidArgument(
               "%s expects %zu elements but the matching message (rank %d channel %zu step %zu) has %zu",
               where(r, c, step, s).c_str(), s.dst.count, s.peer, c, m.step, m.count);
         if (s.kind == StepKind::kRecv) {
-          writeSlice(r, s.dst, m.pieces);
+          writeSlice(r, s.dst, pieces);
         } else {
           readSlice(r, s.src, &bufA_);
-          LOOM_RETURN_IF_ERROR(combine(at, s.src, bufA_, m.pieces, s.dst, &bufOut_));
+          LOOM_RETURN_IF_ERROR(combine(at, s.src, bufA_, pieces, s.dst, &bufOut_));
           writeSlice(r, s.dst, bufOut_);
         }
-        std::vector<PendingSend>& pending = state_[idx(s.peer)][c].pending;
-        const uint64_t id = m.id;
-        pending.erase(std::find_if(pending.begin(), pending.end(), [&](const PendingSend& p) { return p.id == id; }));
-        q->second.pop_front();
+        auto& pending = state_[idx(s.peer)][c].pending;
+        for (auto [it, end] = pending.equal_range({m.space, m.lo}); it != end; ++it) {
+          if (it->second.id == m.id) {
+            pending.erase(it);
+            break;
+          }
+        }
+        q.pop();
         wake(s.peer, c);
         return Status::ok();
       }
@@ -545,7 +592,8 @@ class Simulation {
         const ChannelState& cs = state_[idx(r)][c];
         const std::vector<Step>& steps = scheds_[idx(r)].channels[c].steps;
         if (cs.pc >= steps.size()) continue;
-        if (nstuck++ >= 8) continue;
+        // Status messages are bounded, so only the first few are spelled out.
+        if (nstuck++ >= 6) continue;
         const Step& s = steps[cs.pc];
         stuck += (nstuck > 1 ? "; " : "") + where(r, c, cs.pc, s);
         const PendingSend* h = writesDst(s.kind) ? hazard(r, c, locate(r, s.dst)) : nullptr;
@@ -559,16 +607,19 @@ class Simulation {
     }
     if (nstuck > 0)
       return Status::invalidArgument("deadlock: %d channel(s) cannot progress: %s%s", nstuck, stuck.c_str(),
-                                     nstuck > 8 ? "; ..." : "");
-    for (const auto& [key, q] : queues_) {
-      if (q.empty()) continue;
-      const uint64_t n = static_cast<uint64_t>(n_);
-      const int dst = static_cast<int>(key % n);
-      const int src = static_cast<int>((key / n) % n);
-      const size_t c = static_cast<size_t>(key / n / n);
-      return Status::invalidArgument(
-          "rank %d channel %zu sent %zu message(s) to rank %d that were never received; the first is its step %zu",
-          src, c, q.size(), dst, q.front().step);
+                                     nstuck > 6 ? "; ..." : "");
+    for (int dst = 0; dst < n_; ++dst) {
+      const std::vector<std::vector<Fifo>>& byChannel = inboxes_[idx(dst)];
+      for (size_t c = 0; c < byChannel.size(); ++c) {
+        for (size_t src = 0; src < byChannel[c].size(); ++src) {
+          const Fifo& q = byChannel[c][src];
+          if (q.empty()) continue;
+          return Status::invalidArgument(
+              "rank %zu channel %zu sent %zu message(s) to rank %d that were never received; the first is its step "
+              "%zu",
+              src, c, q.size(), dst, q.front().step);
+        }
+      }
     }
     return Status::ok();
   }
@@ -632,7 +683,8 @@ class Simulation {
   SetTable sets_;
   std::vector<std::vector<RunMap>> memory_;        // [rank][space]
   std::vector<std::vector<ChannelState>> state_;  // [rank][channel]
-  std::unordered_map<uint64_t, std::deque<Message>> queues_;
+  std::vector<std::vector<std::vector<Fifo>>> inboxes_;  // [receiver][channel][sender]
+  std::vector<Piece> piecePool_;  // every message's data, by position
   std::deque<std::pair<int, size_t>> work_;
   uint64_t nextId_ = 0;
   std::vector<Piece> bufA_, bufB_, bufOut_;

@@ -89,14 +89,24 @@ std::vector<size_t> countsFor(int n) {
   return {c.begin(), c.end()};
 }
 
-// Small pipeline sizes multiply the step count, so the smallest is kept to the
-// rank counts where a full sweep stays cheap; none divides the sizes above.
-std::vector<size_t> pipelinesFor(int n) {
-  if (n <= 16) return {0, 3, 2 * static_cast<size_t>(n) + 1};
-  return {0, 31};
+// Small pipeline sizes multiply the step count, so the smallest are kept to
+// the rank counts where a full sweep stays cheap. Above that, each collective
+// keeps a size that still cuts its largest counts into several slices: the
+// ring all-reduce bounds each of its n chunks, so it needs a tiny one; the
+// all-to-all, with n blocks per rank, a larger one. None divides the sizes.
+std::vector<size_t> pipelinesFor(CollectiveKind kind, int n) {
+  const size_t un = static_cast<size_t>(n);
+  if (n <= 16) return {0, 3, 2 * un + 1};
+  switch (kind) {
+    case CollectiveKind::kAllReduce: return {0, 3};
+    case CollectiveKind::kAllToAll: return {0, 2 * un + 1};
+    default: return {0, 31};
+  }
 }
 
-std::vector<int> rootsFor(CollectiveKind kind, int n) {
+// Every root gets the full sweep up to 16 ranks; above, a spread of roots does,
+// and every other root gets a lighter one (these chains are cheap to verify).
+std::vector<int> fullSweepRoots(CollectiveKind kind, int n) {
   if (kind != CollectiveKind::kBroadcast && kind != CollectiveKind::kReduce) return {0};
   std::vector<int> roots;
   if (n <= 16) {
@@ -125,16 +135,27 @@ std::vector<SweepParam> sweepParams(std::initializer_list<CollectiveKind> kinds)
 
 void sweep(Builder build, const SweepParam& p) {
   int configs = 0;
-  for (int root : rootsFor(p.kind, p.nranks)) {
+  const std::vector<int> full = fullSweepRoots(p.kind, p.nranks);
+  for (int root : full) {
     for (size_t count : countsFor(p.nranks)) {
       for (int channels : {1, 2, 3}) {
-        for (size_t pipeline : pipelinesFor(p.nranks)) {
+        for (size_t pipeline : pipelinesFor(p.kind, p.nranks)) {
           const CollectiveShape shape{p.kind, p.nranks, count, root};
-          const BuildOptions options{channels, pipeline};
-          const std::string problem = buildAndVerify(build, shape, options);
-          ASSERT_EQ(problem, "");
+          ASSERT_EQ(buildAndVerify(build, shape, BuildOptions{channels, pipeline}), "");
           ++configs;
         }
+      }
+    }
+  }
+  if (p.kind == CollectiveKind::kBroadcast || p.kind == CollectiveKind::kReduce) {
+    const size_t n = static_cast<size_t>(p.nranks);
+    for (int root = 0; root < p.nranks; ++root) {
+      if (std::find(full.begin(), full.end(), root) != full.end()) continue;
+      for (const auto& [count, pipeline] : {std::pair{n - 1, size_t{0}}, std::pair{7 * n + 3, size_t{0}},
+                                            std::pair{7 * n + 3, size_t{31}}}) {
+        const CollectiveShape shape{p.kind, p.nranks, count, root};
+        ASSERT_EQ(buildAndVerify(build, shape, BuildOptions{2, pipeline}), "");
+        ++configs;
       }
     }
   }

@@ -54,12 +54,15 @@ class Segment {
     return seg;
   }
   RingHeader* header() { return reinterpret_cast<RingHeader*>(base_); }
+  bool peerAttached() { return header()->attached.load() >= 2; }
   char* data() { return base_ + kDataOffset; }
 
  private:
   char* base_ = nullptr;
   size_t bytes_ = 0;
 };
+
+void unlinkShmSegment(const std::string& name) { shm_unlink(name.c_str()); }
 
 Status peerStatusOf(const ShmEndpoint& e, bool peerAborted) {
   if (peerAborted) return Status::remoteError("rank %d aborted", e.peerRank);
@@ -72,6 +75,13 @@ Status peerStatusOf(const ShmEndpoint& e, bool peerAborted) {
 class ShmSend final : public SendConnection {
  public:
   ShmSend(ShmEndpoint e, std::unique_ptr<Segment> s) : e_(std::move(e)), seg_(std::move(s)) {}
+  ~ShmSend() override {
+    // Data the receiver has not even attached for must outlive this process:
+    // the receiver unlinks the segment when it attaches. Without pending data
+    // nobody will come for it, so remove the name now.
+    RingHeader* h = seg_->header();
+    if (!seg_->peerAttached() && h->head.load() == h->tail.load()) unlinkShmSegment(e_.name);
+  }
   Result<size_t> write(const void* data, size_t bytes) override {
     RingHeader* h = seg_->header();
     if (h->receiverAborted.load(std::memory_order_relaxed)) return Status::remoteError("rank %d aborted", e_.peerRank);
@@ -97,6 +107,9 @@ class ShmSend final : public SendConnection {
 class ShmRecv final : public RecvConnection {
  public:
   ShmRecv(ShmEndpoint e, std::unique_ptr<Segment> s) : e_(std::move(e)), seg_(std::move(s)) {}
+  ~ShmRecv() override {
+    if (!seg_->peerAttached()) unlinkShmSegment(e_.name);
+  }
   Result<std::span<const std::byte>> peek() override {
     RingHeader* h = seg_->header();
     uint64_t tail = h->tail.load(std::memory_order_relaxed);
@@ -113,7 +126,14 @@ class ShmRecv final : public RecvConnection {
     h->tail.store(h->tail.load(std::memory_order_relaxed) + bytes, std::memory_order_release);
   }
   void abort() override { seg_->header()->receiverAborted.store(1); }
-  Status peerStatus() override { return peerStatusOf(e_, seg_->header()->senderAborted.load() != 0); }
+  Status peerStatus() override {
+    Status s = peerStatusOf(e_, seg_->header()->senderAborted.load() != 0);
+    // A sender may write its last message and exit before we look: unread
+    // data (read after the liveness check) is still good.
+    RingHeader* h = seg_->header();
+    if (!s.isOk() && h->head.load() != h->tail.load()) return Status::ok();
+    return s;
+  }
 
  private:
   ShmEndpoint e_;
@@ -131,8 +151,6 @@ Result<std::unique_ptr<RecvConnection>> openShmRecv(const ShmEndpoint& endpoint)
   LOOM_ASSIGN_OR_RETURN(auto seg, Segment::open(endpoint));
   return std::unique_ptr<RecvConnection>(new ShmRecv(endpoint, std::move(seg)));
 }
-
-void unlinkShmSegment(const std::string& name) { shm_unlink(name.c_str()); }
 
 bool processAlive(int pid) {
   if (kill(pid, 0) != 0 && errno == ESRCH) return false;

@@ -3,7 +3,8 @@
 //
 // Either side may open the segment first (both create it if missing and size
 // it identically); the second to attach unlinks the name, so a crash later
-// leaves nothing behind in /dev/shm. The producer only writes `head`, the
+// leaves nothing behind in /dev/shm. A sender that closes before its receiver
+// attached leaves the name in place only if it holds undelivered data. The producer only writes `head`, the
 // consumer only writes `tail`: no locks on the data path.
 #pragma once
 
@@ -23,9 +24,6 @@ struct ShmEndpoint {
 
 Result<std::unique_ptr<SendConnection>> openShmSend(const ShmEndpoint& endpoint);
 Result<std::unique_ptr<RecvConnection>> openShmRecv(const ShmEndpoint& endpoint);
-
-// Removes a segment name if it is still there (used at teardown).
-void unlinkShmSegment(const std::string& name);
 
 // False when the process is gone or a zombie.
 bool processAlive(int pid);

@@ -1,0 +1,162 @@
+// loom-perf end to end: forked ranks, every size row present, every result
+// checked correct, and a bad command line refused with a useful message.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+struct CommandResult {
+  int exitCode = -1;
+  std::string output;  // stdout and stderr together
+};
+
+CommandResult runCommand(const std::string& command) {
+  CommandResult result;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return result;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), pipe)) > 0) result.output.append(buf, n);
+  int status = pclose(pipe);
+  result.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+std::string loomPerfPath() {
+  const char* dir = std::getenv("LOOM_BUILD_DIR");
+  return std::string(dir != nullptr ? dir : ".") + "/bin/loom-perf";
+}
+
+// Bounds each run in time even if something hangs, so ctest reports a failure
+// instead of waiting for its own timeout.
+std::string withTimeout(const std::string& command) {
+  if (std::system("command -v timeout >/dev/null 2>&1") == 0) return "timeout 300 " + command;
+  return command;
+}
+
+struct PerfRow {
+  size_t bytes = 0;
+  size_t count = 0;
+  std::string type;
+  std::string redop;
+  std::string wrongOutOfPlace;
+  std::string wrongInPlace;
+};
+
+// Data rows are the lines that are not comments and have nccl-tests' 13 columns.
+std::vector<PerfRow> parseRows(const std::string& output) {
+  std::vector<PerfRow> rows;
+  std::istringstream lines(output);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream fields(line);
+    std::vector<std::string> f;
+    std::string field;
+    while (fields >> field) f.push_back(field);
+    if (f.size() != 13) continue;
+    PerfRow r;
+    r.bytes = std::stoull(f[0]);
+    r.count = std::stoull(f[1]);
+    r.type = f[2];
+    r.redop = f[3];
+    r.wrongOutOfPlace = f[8];
+    r.wrongInPlace = f[12];
+    rows.push_back(r);
+  }
+  return rows;
+}
+
+class LoomPerfTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (access(loomPerfPath().c_str(), X_OK) != 0) {
+      GTEST_FAIL() << loomPerfPath() << " is missing; build the loom-perf target (LOOM_BUILD_DIR="
+                   << (std::getenv("LOOM_BUILD_DIR") ? std::getenv("LOOM_BUILD_DIR") : "unset") << ")";
+    }
+  }
+};
+
+// 8 B .. 64 KiB doubling: 14 sizes.
+std::vector<size_t> sweepSizes() {
+  std::vector<size_t> sizes;
+  for (size_t s = 8; s <= 64 * 1024; s *= 2) sizes.push_back(s);
+  return sizes;
+}
+
+void expectAllCorrect(const CommandResult& r, const std::vector<size_t>& expectedBytes) {
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  std::vector<PerfRow> rows = parseRows(r.output);
+  ASSERT_EQ(rows.size(), expectedBytes.size()) << r.output;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_EQ(rows[i].bytes, expectedBytes[i]) << "row " << i << "\n" << r.output;
+    EXPECT_EQ(rows[i].type, "float");
+    EXPECT_EQ(rows[i].wrongOutOfPlace, "0") << "size " << rows[i].bytes << "\n" << r.output;
+    EXPECT_EQ(rows[i].wrongInPlace, "0") << "size " << rows[i].bytes << "\n" << r.output;
+  }
+  EXPECT_NE(r.output.find("# Out of bounds values : 0 OK"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("# Avg bus bandwidth"), std::string::npos) << r.output;
+}
+
+TEST_F(LoomPerfTest, AllReduceOverThreeForkedRanksIsCorrectAtEverySize) {
+  CommandResult r = runCommand(withTimeout(loomPerfPath() + " --ranks 3 -b 8 -e 64K -n 2 -w 1"));
+  expectAllCorrect(r, sweepSizes());
+  EXPECT_NE(r.output.find("over 3 ranks"), std::string::npos) << r.output;
+  for (const PerfRow& row : parseRows(r.output)) {
+    EXPECT_EQ(row.count, row.bytes / 4);
+    EXPECT_EQ(row.redop, "sum");
+  }
+}
+
+TEST_F(LoomPerfTest, AllGatherOverThreeForkedRanksIsCorrectAtEverySize) {
+  CommandResult r = runCommand(withTimeout(loomPerfPath() + " --coll allgather --ranks 3 -b 8 -e 64K -n 2 -w 1"));
+  // nccl-tests' sizing: each rank sends size/4/3 floats, the row shows the gathered bytes.
+  std::vector<size_t> expected;
+  for (size_t s : sweepSizes()) expected.push_back(s / 4 / 3 * 3 * 4);
+  expectAllCorrect(r, expected);
+  for (const PerfRow& row : parseRows(r.output)) {
+    EXPECT_EQ(row.count, row.bytes / 4 / 3);
+    EXPECT_EQ(row.redop, "none");
+  }
+}
+
+TEST_F(LoomPerfTest, AcceptsNcclTestsBinaryNamesForTheCollective) {
+  CommandResult r = runCommand(withTimeout(loomPerfPath() + " --coll reduce_scatter_perf --ranks 2 -b 1K -e 4K -n 1 -w 0"));
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  EXPECT_NE(r.output.find("ReduceScatter over 2 ranks"), std::string::npos) << r.output;
+  EXPECT_EQ(parseRows(r.output).size(), 3u) << r.output;
+}
+
+TEST_F(LoomPerfTest, UnknownFlagIsRefusedWithItsName) {
+  CommandResult r = runCommand(withTimeout(loomPerfPath() + " --no-such-flag 3"));
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_NE(r.output.find("unknown flag '--no-such-flag'"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("-h"), std::string::npos) << r.output;
+  EXPECT_TRUE(parseRows(r.output).empty()) << r.output;
+}
+
+TEST_F(LoomPerfTest, BadFlagValueIsRefusedWithTheValue) {
+  CommandResult r = runCommand(withTimeout(loomPerfPath() + " -d float17"));
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_NE(r.output.find("float17"), std::string::npos) << r.output;
+
+  r = runCommand(withTimeout(loomPerfPath() + " -g 2"));
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_NE(r.output.find("--ranks"), std::string::npos) << r.output;
+}
+
+TEST_F(LoomPerfTest, CompareMpiOutsideMpirunSaysItNeedsMpirun) {
+  CommandResult r = runCommand(withTimeout(
+      "env -u OMPI_COMM_WORLD_SIZE -u PMI_SIZE " + loomPerfPath() + " --compare mpi -b 8 -e 8"));
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_NE(r.output.find("mpirun"), std::string::npos) << r.output;
+}
+
+}  // namespace
