@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <string>
 
+#include "common/string_list.h"
+
 namespace loom {
 namespace {
 
@@ -39,13 +41,8 @@ bool subsystemSelected(const std::string& filter, Subsystem s) {
   bool exclude = filter[0] == '^';
   std::string list = exclude ? filter.substr(1) : filter;
   bool listed = false;
-  size_t start = 0;
-  while (start <= list.size()) {
-    size_t end = list.find(',', start);
-    if (end == std::string::npos) end = list.size();
-    std::string item = list.substr(start, end - start);
+  for (const std::string& item : splitCommaList(list)) {
     if (strcasecmp(item.c_str(), "ALL") == 0 || strcasecmp(item.c_str(), subsystemName(s)) == 0) listed = true;
-    start = end + 1;
   }
   return exclude ? !listed : listed;
 }

@@ -15,6 +15,7 @@
 
 #include "common/config.h"
 #include "common/logging.h"
+#include "common/string_list.h"
 
 namespace loom {
 
@@ -54,13 +55,8 @@ bool interfaceMatches(const std::string& filter, const char* name) {
   bool exact = !list.empty() && list[0] == '=';
   if (exact) list = list.substr(1);
   bool listed = false;
-  size_t start = 0;
-  while (start <= list.size()) {
-    size_t end = list.find(',', start);
-    if (end == std::string::npos) end = list.size();
-    std::string item = list.substr(start, end - start);
-    if (!item.empty() && (exact ? item == name : std::strncmp(name, item.c_str(), item.size()) == 0)) listed = true;
-    start = end + 1;
+  for (const std::string& item : splitCommaList(list)) {
+    if (exact ? item == name : std::strncmp(name, item.c_str(), item.size()) == 0) listed = true;
   }
   return exclude ? !listed : listed;
 }

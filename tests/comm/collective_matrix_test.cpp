@@ -112,6 +112,10 @@ struct Case {
   const char* transport;  // LOOM_TRANSPORT for the run
 };
 
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << collectiveName(c.kind) << " on " << c.nranks << " ranks over " << c.transport;
+}
+
 class CollectiveMatrix : public ::testing::TestWithParam<Case> {};
 
 void runCase(Communicator& comm, CollectiveKind kind, DataType t, RedOpKind opKind, size_t count, int root,
@@ -181,7 +185,9 @@ void runCase(Communicator& comm, CollectiveKind kind, DataType t, RedOpKind opKi
     }
   }
   if (kind == CollectiveKind::kReduce && r != root) checkOutput = false;
-  if (checkOutput) EXPECT_EQ(checkElements(t, recvbuf, expected, what), 0);
+  if (checkOutput) {
+    EXPECT_EQ(checkElements(t, recvbuf, expected, what), 0);
+  }
   if (!inPlace) {
     EXPECT_TRUE(separateOut.guardIntact(outCount)) << what << ": wrote past the end of recvbuff";
     if (kind == CollectiveKind::kReduce && r != root) {
