@@ -1,10 +1,19 @@
 // Ring and chain schedules.
 //
+// Each channel runs around its own rank order (BuildOptions::ringOrders). The
+// algorithms below work in ring positions: chunk and slice ownership, who
+// starts and who ends follow a rank's position in the order. Only where a
+// result has a meaning in rank ids (whose block an all-gather slot holds,
+// which block a reduce-scatter leaves on a rank, who the root is) do they map
+// positions back to ranks, so any order computes the same collective.
+//
 // Every split (channels, pipeline slices, ring chunks) is computed the same
 // way on every rank from the shape alone, so a chunk that comes out empty is
 // empty on both ends of a connection and both sides simply skip it: no
 // zero-length messages ever appear on the wire.
 #include <algorithm>
+#include <cstdint>
+#include <vector>
 
 #include "algorithms/algorithm.h"
 
@@ -45,18 +54,25 @@ Slice in(size_t offset, size_t count) { return {BufferId::kInput, offset, count}
 Slice out(size_t offset, size_t count) { return {BufferId::kOutput, offset, count}; }
 Slice scratch(size_t offset, size_t count) { return {BufferId::kScratch, offset, count}; }
 
+// One channel's ring: `order[i]` is the rank at position i.
 struct Ring {
-  int rank;
+  const std::vector<int>* order;
+  int pos;  // this rank's position
   int nranks;
-  int next() const { return mod(rank + 1, nranks); }
-  int prev() const { return mod(rank - 1, nranks); }
+  int rankAt(long position) const { return (*order)[static_cast<size_t>(mod(position, nranks))]; }
+  int rank() const { return rankAt(pos); }
+  int next() const { return rankAt(pos + 1); }
+  int prev() const { return rankAt(pos - 1); }
+  int positionOf(int r) const {
+    return static_cast<int>(std::find(order->begin(), order->end(), r) - order->begin());
+  }
 };
 
 // Reduce-scatter then all-gather over n chunks of each "loop" region. A loop
 // bounds each chunk by P elements, which is NCCL's pipelining of a ring.
 void ringAllReduce(Channel& ch, const Ring& ring, Range part, size_t P) {
   const int n = ring.nranks;
-  const int r = ring.rank;
+  const int r = ring.pos;
   const size_t loops = P == 0 ? 1 : ceilDiv(ceilDiv(part.size(), P), static_cast<size_t>(n));
   for (size_t l = 0; l < loops; ++l) {
     const Range region = pieceOf(part, l, loops);
@@ -81,31 +97,33 @@ void ringAllReduce(Channel& ch, const Ring& ring, Range part, size_t P) {
 // `part` is a range within each rank's block of `count` elements.
 void ringAllGather(Channel& ch, const Ring& ring, Range part, size_t count, size_t P) {
   const int n = ring.nranks;
-  const int r = ring.rank;
+  const int r = ring.pos;
   const size_t slices = sliceCount(part.size(), P);
   for (size_t j = 0; j < slices; ++j) {
     const Range sl = pieceOf(part, j, slices);
     if (sl.empty()) continue;
     for (int s = 0; s < n - 1; ++s) {
-      const size_t sendBlock = static_cast<size_t>(mod(r - s, n));
+      // The block that started s hops back belongs to the rank there.
+      const size_t sendBlock = static_cast<size_t>(ring.rankAt(r - s));
       // Our own block leaves from the input so the ring does not wait for the
       // local copy, which is done last.
       ch.steps.push_back(Step::send(ring.next(), s == 0 ? in(sl.lo, sl.size())
                                                         : out(sendBlock * count + sl.lo, sl.size())));
-      const size_t recvBlock = static_cast<size_t>(mod(r - s - 1, n));
+      const size_t recvBlock = static_cast<size_t>(ring.rankAt(r - s - 1));
       ch.steps.push_back(Step::recv(ring.prev(), out(recvBlock * count + sl.lo, sl.size())));
     }
   }
   // Last, because in-place this copy is onto itself and would have to wait
   // for the sends of the same memory to be received.
-  ch.steps.push_back(Step::copy(in(part.lo, part.size()), out(static_cast<size_t>(r) * count + part.lo, part.size())));
+  ch.steps.push_back(
+      Step::copy(in(part.lo, part.size()), out(static_cast<size_t>(ring.rank()) * count + part.lo, part.size())));
 }
 
 // Partial sums travel through two alternating scratch slots; the last step of
 // each slice lands in the output. Returns the scratch elements used.
 size_t ringReduceScatter(Channel& ch, const Ring& ring, Range part, size_t count, size_t P, size_t scratchBase) {
   const int n = ring.nranks;
-  const int r = ring.rank;
+  const int r = ring.pos;
   const size_t slices = sliceCount(part.size(), P);
   const size_t slotSize = ceilDiv(part.size(), slices);
   // n-2 partial sums per slice go through scratch; two slots let one be sent
@@ -117,13 +135,15 @@ size_t ringReduceScatter(Channel& ch, const Ring& ring, Range part, size_t count
     if (sl.empty()) continue;
     size_t lastSlot = 0;
     for (int s = 0; s < n - 1; ++s) {
+      // The sum for the rank at position p starts at p + 1 and ends, n - 1
+      // hops later, at p; so the block it carries is that rank's.
       if (s == 0) {
-        const size_t b = static_cast<size_t>(mod(r - 1, n));
+        const size_t b = static_cast<size_t>(ring.rankAt(r - 1));
         ch.steps.push_back(Step::send(ring.next(), in(b * count + sl.lo, sl.size())));
       } else {
         ch.steps.push_back(Step::send(ring.next(), scratch(scratchBase + lastSlot * slotSize, sl.size())));
       }
-      const size_t b = static_cast<size_t>(mod(r - s - 2, n));
+      const size_t b = static_cast<size_t>(ring.rankAt(r - s - 2));
       const Slice mine = in(b * count + sl.lo, sl.size());
       if (s == n - 2) {
         ch.steps.push_back(Step::recvReduce(ring.prev(), mine, out(sl.lo, sl.size())));
@@ -140,7 +160,7 @@ size_t ringReduceScatter(Channel& ch, const Ring& ring, Range part, size_t count
 // it arrives, so the chain's depth is paid once, not once per slice.
 void chainBroadcast(Channel& ch, const Ring& ring, int root, Range part, size_t P) {
   const int n = ring.nranks;
-  const int pos = mod(ring.rank - root, n);
+  const int pos = mod(ring.pos - ring.positionOf(root), n);
   const size_t slices = sliceCount(part.size(), P);
   for (size_t j = 0; j < slices; ++j) {
     const Range sl = pieceOf(part, j, slices);
@@ -165,7 +185,7 @@ void chainBroadcast(Channel& ch, const Ring& ring, int root, Range part, size_t 
 size_t chainReduce(Channel& ch, const Ring& ring, int root, Range part, size_t P, size_t scratchBase) {
   constexpr size_t kSlots = 4;
   const int n = ring.nranks;
-  const int pos = mod(ring.rank - root - 1, n);
+  const int pos = mod(ring.pos - ring.positionOf(root) - 1, n);
   const size_t slices = sliceCount(part.size(), P);
   const size_t slotSize = ceilDiv(part.size(), slices);
   const size_t slots = std::min(slices, kSlots);
@@ -210,6 +230,26 @@ Status validate(const CollectiveShape& shape, int rank, const BuildOptions& opti
                                      "ReduceScatter, Broadcast or Reduce)",
                                      collectiveName(shape.kind));
   }
+  // Every order is checked, used by this call's channels or not: a bad one
+  // is the caller's bug either way, and every rank must reject it alike.
+  const size_t n = static_cast<size_t>(shape.nranks);
+  for (size_t o = 0; o < options.ringOrders.size(); ++o) {
+    const std::vector<int>& order = options.ringOrders[o];
+    if (order.size() != n)
+      return Status::invalidArgument("ring: ringOrders[%zu] has %zu entries; it must be a permutation of 0..%d", o,
+                                     order.size(), shape.nranks - 1);
+    std::vector<size_t> seenAt(n, SIZE_MAX);
+    for (size_t i = 0; i < n; ++i) {
+      const int r = order[i];
+      if (r < 0 || r >= shape.nranks)
+        return Status::invalidArgument("ring: ringOrders[%zu][%zu] is %d, outside [0, %d)", o, i, r, shape.nranks);
+      if (seenAt[static_cast<size_t>(r)] != SIZE_MAX)
+        return Status::invalidArgument("ring: ringOrders[%zu] lists rank %d twice (at %zu and %zu); it must be a "
+                                       "permutation of 0..%d",
+                                       o, r, seenAt[static_cast<size_t>(r)], i, shape.nranks - 1);
+      seenAt[static_cast<size_t>(r)] = i;
+    }
+  }
   return Status::ok();
 }
 
@@ -224,13 +264,18 @@ Result<Schedule> buildRing(const CollectiveShape& shape, int rank, const BuildOp
 
   const size_t k = static_cast<size_t>(options.channels);
   const size_t P = options.pipelineElements;
-  const Ring ring{rank, shape.nranks};
   const Range all{0, shape.count};
+  std::vector<int> natural(static_cast<size_t>(shape.nranks));
+  for (int r = 0; r < shape.nranks; ++r) natural[static_cast<size_t>(r)] = r;
   sched.channels.resize(k);
   for (size_t c = 0; c < k; ++c) {
     Channel& ch = sched.channels[c];
     const Range part = pieceOf(all, c, k);
     if (part.empty()) continue;
+    const std::vector<int>& order =
+        options.ringOrders.empty() ? natural : options.ringOrders[c % options.ringOrders.size()];
+    Ring ring{&order, 0, shape.nranks};
+    ring.pos = ring.positionOf(rank);
     if (shape.nranks == 1) {
       // One rank: every supported collective is a copy of count elements.
       ch.steps.push_back(Step::copy(in(part.lo, part.size()), out(part.lo, part.size())));

@@ -35,10 +35,9 @@ int usageError(const std::string& message) {
   return kExitUsage;
 }
 
-int runRank(const Options& o, int rank, int nranks, const UniqueId& id, const std::string& launch) {
-  CommOptions commOptions;
-  commOptions.name = "loom-perf";
-  auto comm = Communicator::create(nranks, id, rank, commOptions);
+// Runs the benchmark on this process's rank of `comm` (or reports why it has none).
+int runOnCommunicator(const Options& o, int rank, Result<std::unique_ptr<Communicator>> comm,
+                      const std::string& launch) {
   if (!comm.isOk()) {
     std::fprintf(stderr, "loom-perf: rank %d: Communicator::create failed: %s\n", rank,
                  describeStatus(comm.status()).c_str());
@@ -54,6 +53,15 @@ int runRank(const Options& o, int rank, int nranks, const UniqueId& id, const st
   }
   return result.value();
 }
+
+int runRank(const Options& o, int rank, int nranks, const UniqueId& id, const std::string& launch) {
+  CommOptions commOptions;
+  commOptions.name = "loom-perf";
+  return runOnCommunicator(o, rank, Communicator::create(nranks, id, rank, commOptions), launch);
+}
+
+// torchrun-style: one rank per process, meeting at MASTER_ADDR:MASTER_PORT.
+bool launchedWithRankEnvironment() { return std::getenv("RANK") != nullptr && std::getenv("WORLD_SIZE") != nullptr; }
 
 #if defined(LOOM_HAVE_MPI)
 int runUnderMpi(const Options& o) {
@@ -105,6 +113,7 @@ int run(int argc, char** argv) {
     return 0;
   }
   if (o.timeoutSeconds > 0) setenv("LOOM_TIMEOUT_S", std::to_string(o.timeoutSeconds).c_str(), 1);
+  if (!o.algorithm.empty()) setenv("LOOM_ALGO", o.algorithm.c_str(), 1);
 
   int worldSize = 0;
   const bool underMpi = launchedByMpiLauncher(&worldSize);
@@ -130,6 +139,13 @@ int run(int argc, char** argv) {
                         " processes, but this loom-perf was built without MPI; rebuild with MPI or use --ranks N");
     }
 #endif
+  }
+  if (launchedWithRankEnvironment() && o.ranks == 0) {
+    CommOptions commOptions;
+    commOptions.name = "loom-perf";
+    int rank = std::atoi(std::getenv("RANK"));
+    return runOnCommunicator(o, rank, Communicator::createFromEnvironment(commOptions),
+                             "one process per rank, from RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT");
   }
   if (o.ranks > 1) {
     return runForkedRanks(o.ranks, [&](int rank, const UniqueId& id) {

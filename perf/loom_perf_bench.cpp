@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "loom/device.h"
 #include "loom_perf_layout.h"
 #include "loom_perf_pattern.h"
 
@@ -289,6 +290,8 @@ Status printHeader(const Options& o, Backend& loom, const std::string& launchDes
   s += "# " + loom.description() + "\n";
   s += std::string("# time: ") + aggregationText(o.timeAggregation) + " mean over " + std::to_string(o.iters) +
        " iterations\n";
+  s += "# GPU: " + gpuAvailability() + "\n";
+  if (const char* algo = std::getenv("LOOM_ALGO")) s += std::string("# algorithm forced: LOOM_ALGO=") + algo + "\n";
   s += "#\n# Using devices\n";
   for (size_t r = 0; r < all.size(); ++r) {
     all[r].host[sizeof(all[r].host) - 1] = '\0';

@@ -192,6 +192,8 @@ std::string usageText(const char* program) {
          "  -r, --root N|all       root of broadcast and reduce (default 0)\n"
          "  -a, --average N        time shown: 0 rank 0, 1 mean, 2 min, 3 max over ranks\n"
          "                         (default 3: the slowest rank bounds the collective)\n"
+         "  -a, --algo ALGO        a name instead of a number forces the algorithm, in\n"
+         "                         LOOM_ALGO syntax: ring, allreduce:tree;broadcast:ring, ^ring\n"
          "  -z, --blocking 0|1     1: every call completes before the next (no stream)\n"
          "  -T, --timeout SECONDS  sets LOOM_TIMEOUT_S for this run\n"
          "  -g, --ngpus 1          accepted for compatibility; only 1\n"
@@ -205,7 +207,7 @@ std::string usageText(const char* program) {
 Result<Options> parseOptions(int argc, char** argv, CollectiveKind defaultCollective) {
   Options o;
   o.collective = defaultCollective;
-  enum LongOnly { kColl = 1000, kRanks, kCompare };
+  enum LongOnly { kColl = 1000, kRanks, kCompare, kAlgo };
   static const option kLong[] = {{"nthreads", required_argument, nullptr, 't'},
                                  {"ngpus", required_argument, nullptr, 'g'},
                                  {"minbytes", required_argument, nullptr, 'b'},
@@ -229,6 +231,7 @@ Result<Options> parseOptions(int argc, char** argv, CollectiveKind defaultCollec
                                  {"coll", required_argument, nullptr, kColl},
                                  {"ranks", required_argument, nullptr, kRanks},
                                  {"compare", required_argument, nullptr, kCompare},
+                                 {"algo", required_argument, nullptr, kAlgo},
                                  {nullptr, 0, nullptr, 0}};
   const char* kShort = ":t:g:b:e:i:f:n:w:m:a:p:c:o:d:r:z:G:C:T:h";
 
@@ -285,9 +288,15 @@ Result<Options> parseOptions(int argc, char** argv, CollectiveKind defaultCollec
         o.aggIters = static_cast<int>(v);
         break;
       case 'a':
-        LOOM_RETURN_IF_ERROR(parseCount(flag, arg, 0, 3, &v));
-        o.timeAggregation = static_cast<TimeAggregation>(v);
+        // nccl-tests' -a is a number; a name picks the algorithm (LOOM_ALGO syntax).
+        if (arg[0] >= '0' && arg[0] <= '9') {
+          LOOM_RETURN_IF_ERROR(parseCount(flag, arg, 0, 3, &v));
+          o.timeAggregation = static_cast<TimeAggregation>(v);
+        } else {
+          o.algorithm = arg;
+        }
         break;
+      case kAlgo: o.algorithm = arg; break;
       case 'p':
       case 'C': LOOM_RETURN_IF_ERROR(parseCount(flag, arg, 0, 1, &v)); break;
       case 'c':

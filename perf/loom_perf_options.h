@@ -34,6 +34,7 @@ struct Options {
   int ranks = 0;  // --ranks N: fork N rank processes (0: not given)
   bool compareMpi = false;
   int timeoutSeconds = 0;  // -T: exported as LOOM_TIMEOUT_S when set
+  std::string algorithm;   // -a NAME / --algo: exported as LOOM_ALGO when set
   bool help = false;
 };
 

@@ -6,7 +6,7 @@
 #include <cstring>
 #include <thread>
 
-#include "algorithms/algorithm.h"
+#include "algorithms/registry.h"
 #include "bootstrap/bootstrap_root.h"
 #include "comm/communicator_impl.h"
 #include "comm/group.h"
@@ -33,6 +33,19 @@ Result<UniqueId> createUniqueId() {
 
 namespace {
 
+// Groups ranks by host and records what algorithms may rely on.
+void describeHosts(Communicator::Impl& impl) {
+  std::vector<std::string> hosts;
+  for (const PeerInfo& p : impl.bootstrap->peers()) {
+    auto it = std::find(hosts.begin(), hosts.end(), p.hostId);
+    impl.groupOf.push_back(static_cast<int>(it - hosts.begin()));
+    if (it == hosts.end()) hosts.push_back(p.hostId);
+  }
+  impl.algorithmContext.multipleGroups = hosts.size() > 1;
+  impl.algorithmContext.directReach = hosts.size() == 1;
+  LOOM_INFO(kInit, "%d rank(s) on %zu host(s)", impl.nranks, hosts.size());
+}
+
 Result<std::unique_ptr<Communicator::Impl>> join(const UniqueIdFields& id, int nranks, int rank,
                                                  const CommOptions& options) {
   if (nranks < 1) return Status::invalidArgument("nranks=%d: a communicator needs at least 1 rank", nranks);
@@ -46,10 +59,14 @@ Result<std::unique_ptr<Communicator::Impl>> join(const UniqueIdFields& id, int n
   impl->nranks = nranks;
   impl->name = options.name;
   impl->channels = config().channels;
+  auto override = AlgorithmOverride::parse(config().algorithm);
+  if (!override.isOk()) return override.status();
+  impl->algorithmOverride = std::move(override.value());
   auto boot = Bootstrap::join(id, rank, nranks);
   if (!boot.isOk()) return boot.status().withContext("rank " + std::to_string(rank) + " joining " + std::to_string(nranks) + " ranks");
   impl->bootstrap = std::move(boot.value());
   LOOM_ASSIGN_OR_RETURN(impl->connections, ConnectionTable::connect(*impl->bootstrap, impl->channels));
+  describeHosts(*impl);
   // Every rank has its connections before any sends: no message can reach a
   // rank that is still setting up.
   LOOM_RETURN_IF_ERROR(impl->bootstrap->barrier());
@@ -231,12 +248,15 @@ static Status issueCollective(Communicator::Impl& c, CollectiveKind kind, const 
   if (needSend) LOOM_RETURN_IF_ERROR(checkBuffer(sendbuf, count, "sendbuff"));
   if (needRecv) LOOM_RETURN_IF_ERROR(checkBuffer(recvbuf, count, "recvbuff"));
 
+  LOOM_ASSIGN_OR_RETURN(const Algorithm* algorithm, c.algorithmOverride.choose(kind, c.algorithmContext));
   BuildOptions options;
   options.channels = c.channels;
   options.pipelineElements = std::max<size_t>(1, config().chunkBytes / dataTypeSize(type));
-  auto schedule = kind == CollectiveKind::kAllToAll ? buildAllToAll(shape, c.rank, options)
-                                                    : buildRing(shape, c.rank, options);
-  if (!schedule.isOk()) return schedule.status();
+  options.groupOf = c.groupOf;
+  auto schedule = algorithm->build(shape, c.rank, options);
+  if (!schedule.isOk()) return schedule.status().withContext(std::string("building ") + algorithm->name);
+  LOOM_TRACE(kColl, "%s count=%zu %s: algorithm %s, %zu steps", collectiveName(kind), count, dataTypeName(type),
+             algorithm->name, schedule.value().stepCount());
 
   Operation operation;
   operation.schedule = std::move(schedule.value());

@@ -12,6 +12,7 @@
 #include "comm/connection_table.h"
 #include "exec/operation.h"
 #include "loom/communicator.h"
+#include "plan/algorithm_override.h"
 
 namespace loom {
 
@@ -23,6 +24,11 @@ struct Communicator::Impl {
   std::unique_ptr<Bootstrap> bootstrap;
   std::unique_ptr<ConnectionTable> connections;
   std::atomic<bool> abortRequested{false};
+
+  // What algorithms may assume about this communicator, fixed at init.
+  AlgorithmContext algorithmContext;
+  std::vector<int> groupOf;  // host index of each rank, in order of first appearance
+  AlgorithmOverride algorithmOverride;
 
   // Operations run one at a time, in the order they were issued (their
   // ticket), whichever thread or stream runs them: every rank then runs the

@@ -45,6 +45,7 @@ Config readEnvironment() {
   }
   if (const char* v = firstEnv("LOOM_SOCKET_IFNAME", "NCCL_SOCKET_IFNAME")) c.socketIfname = v;
   if (const char* v = firstEnv("LOOM_SECRET")) c.secret = v;
+  if (const char* v = firstEnv("LOOM_ALGO", "NCCL_ALGO")) c.algorithm = v;
   if (const char* v = firstEnv("LOOM_HOST_ID")) c.hostId = v;
   return c;
 }

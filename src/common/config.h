@@ -36,6 +36,8 @@ struct Config {
   // LOOM_SECRET: the job's token for env (torchrun-style) bootstrap; ranks
   // with another token are refused.
   std::string secret;
+  // LOOM_ALGO / NCCL_ALGO: which algorithms may run (src/plan/algorithm_override.h).
+  std::string algorithm;
   // LOOM_HOST_ID: overrides host identity (ranks with equal ids share memory).
   std::string hostId;
 };

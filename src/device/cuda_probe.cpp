@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "common/logging.h"
+#include "loom/device.h"
 
 namespace loom {
 namespace {
@@ -50,5 +51,7 @@ const CudaAvailability& cudaAvailability() {
   });
   return result;
 }
+
+std::string gpuAvailability() { return cudaAvailability().explanation; }
 
 }  // namespace loom

@@ -100,6 +100,13 @@ size_t inPlaceOutputOffset(const CollectiveShape& shape, int rank);
 struct BuildOptions {
   int channels = 1;               // independent channels, each over its own connections
   size_t pipelineElements = 0;    // 0: no pipelining; else slice size per pipeline step
+  // The group (host or NVLink domain, as the topology says) of each rank, for
+  // hierarchical algorithms. Empty: all ranks form one group. Group ids are
+  // arbitrary integers; groups may differ in size.
+  std::vector<int> groupOf;
+  // Rank orders for rings: channel c runs around ringOrders[c % size()], each
+  // a permutation of 0..nranks-1. Empty: the natural order 0, 1, ..., n-1.
+  std::vector<std::vector<int>> ringOrders;
 };
 
 }  // namespace loom

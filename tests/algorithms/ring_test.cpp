@@ -1,15 +1,21 @@
 // Proves the ring and all-to-all builders with the verifier over every rank
 // count from 1 to 64, a spread of sizes (empty, smaller than the rank count,
-// uneven), both in-place forms, several channel counts and pipeline sizes.
+// uneven), both in-place forms, several channel counts and pipeline sizes;
+// and the rings again around other rank orders (reversed, strided, random,
+// different per channel) up to 32 ranks.
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <numeric>
+#include <random>
 #include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "algorithms/algorithm.h"
+#include "algorithms/ring_orders.h"
 #include "schedule/verifier.h"
 
 namespace loom {
@@ -22,6 +28,11 @@ std::string describe(const CollectiveShape& shape, const BuildOptions& options, 
   os << collectiveName(shape.kind) << " nranks=" << shape.nranks << " count=" << shape.count
      << " root=" << shape.root << " channels=" << options.channels << " pipelineElements=" << options.pipelineElements
      << (inPlace ? " in-place" : " out-of-place");
+  for (size_t o = 0; o < options.ringOrders.size(); ++o) {
+    os << (o == 0 ? " ringOrders={" : ",") << "{";
+    for (size_t i = 0; i < options.ringOrders[o].size(); ++i) os << (i ? "," : "") << options.ringOrders[o][i];
+    os << "}" << (o + 1 == options.ringOrders.size() ? "}" : "");
+  }
   return os.str();
 }
 
@@ -295,6 +306,261 @@ TEST(AllToAllBuilder, PostsEverySendBeforeAnyReceive) {
     }
   }
   EXPECT_EQ(sentTo, (std::set<int>{0, 1, 3, 4, 5}));
+}
+
+// ---------------------------------------------------------------------------
+// Rings around other rank orders.
+
+std::vector<int> naturalOrder(int n) {
+  std::vector<int> order(static_cast<size_t>(n));
+  std::iota(order.begin(), order.end(), 0);
+  return order;
+}
+
+std::vector<int> reversedOrder(int n) {
+  std::vector<int> order = naturalOrder(n);
+  std::reverse(order.begin(), order.end());
+  return order;
+}
+
+std::vector<int> stridedOrder(int n, int step) {
+  std::vector<int> order(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) order[static_cast<size_t>(i)] = i * step % n;
+  return order;
+}
+
+// Fisher-Yates over mt19937, whose output the standard pins down, so the
+// orders are the same with every standard library (std::shuffle's are not).
+std::vector<int> randomOrder(int n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<int> order = naturalOrder(n);
+  for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng() % i]);
+  return order;
+}
+
+// Every order set a rank count is proved with: one order for all channels,
+// or several taken in turn by the channels.
+std::vector<std::vector<std::vector<int>>> orderSetsFor(int n) {
+  std::vector<std::vector<std::vector<int>>> sets;
+  sets.push_back({reversedOrder(n)});
+  // The smallest and largest strides other than +-1 that visit every rank.
+  std::set<int> steps;
+  for (int k = 2; k < n - 1; ++k) {
+    if (std::gcd(k, n) == 1) {
+      steps.insert(k);
+      break;
+    }
+  }
+  for (int k = n - 2; k > 1; --k) {
+    if (std::gcd(k, n) == 1) {
+      steps.insert(k);
+      break;
+    }
+  }
+  for (int k : steps) sets.push_back({stridedOrder(n, k)});
+  const uint32_t seed = static_cast<uint32_t>(n) * 1000;
+  sets.push_back({randomOrder(n, seed + 1)});
+  sets.push_back({randomOrder(n, seed + 2)});
+  sets.push_back({randomOrder(n, seed + 3), reversedOrder(n)});
+  sets.push_back({naturalOrder(n), randomOrder(n, seed + 4)});
+  sets.push_back(complementaryRingOrders(n, 4));
+  return sets;
+}
+
+BuildOptions withOrders(int channels, size_t pipeline, std::vector<std::vector<int>> orders) {
+  BuildOptions options;
+  options.channels = channels;
+  options.pipelineElements = pipeline;
+  options.ringOrders = std::move(orders);
+  return options;
+}
+
+class RingOrderSweep : public ::testing::TestWithParam<SweepParam> {};
+
+TEST_P(RingOrderSweep, VerifiesEveryOrder) {
+  const SweepParam& p = GetParam();
+  const int n = p.nranks;
+  const size_t un = static_cast<size_t>(n);
+  const bool rooted = p.kind == CollectiveKind::kBroadcast || p.kind == CollectiveKind::kReduce;
+  const std::set<int> fullRoots = rooted ? std::set<int>{0, n / 2, n - 1} : std::set<int>{0};
+  const std::set<size_t> counts = {0, 1, un - 1, 7 * un + 3};
+  // Cuts the largest count into a few slices per channel (and the all-reduce,
+  // which bounds each of its n chunks, into several loops) without
+  // multiplying the steps the way a tiny size would; the full sweep above
+  // covers tiny sizes in the natural order.
+  const size_t pipeline = 2 * un + 1;
+  int configs = 0;
+  for (const auto& orders : orderSetsFor(n)) {
+    const int k = static_cast<int>(orders.size());
+    // One more channel than orders sends the extra channel around order 0
+    // again, which checks the wrap-around of c % ringOrders.size().
+    const std::vector<int> channelCounts = k == 1 ? std::vector<int>{1, 2} : std::vector<int>{k, k + 1};
+    for (int root = 0; root < (rooted ? n : 1); ++root) {
+      if (!fullRoots.count(root)) {
+        // Roots elsewhere in the orders: one configuration that still splits
+        // into channels and pipeline slices.
+        const CollectiveShape shape{p.kind, n, 7 * un + 3, root};
+        ASSERT_EQ(buildAndVerify(&buildRing, shape, withOrders(channelCounts.back(), pipeline, orders)), "");
+        ++configs;
+        continue;
+      }
+      for (size_t count : counts) {
+        for (int channels : channelCounts) {
+          for (size_t P : {size_t{0}, pipeline}) {
+            const CollectiveShape shape{p.kind, n, count, root};
+            ASSERT_EQ(buildAndVerify(&buildRing, shape, withOrders(channels, P, orders)), "");
+            ++configs;
+          }
+        }
+      }
+    }
+  }
+  ::testing::Test::RecordProperty("configurations", configs);
+}
+
+std::vector<SweepParam> orderSweepParams() {
+  std::vector<SweepParam> params;
+  for (CollectiveKind k : {CollectiveKind::kAllReduce, CollectiveKind::kAllGather, CollectiveKind::kReduceScatter,
+                           CollectiveKind::kBroadcast, CollectiveKind::kReduce})
+    for (int n = 1; n <= 32; ++n) params.push_back({k, n});
+  return params;
+}
+
+INSTANTIATE_TEST_SUITE_P(RingOrders, RingOrderSweep, ::testing::ValuesIn(orderSweepParams()), paramName);
+
+TEST(RingOrders, ChannelsTalkOnlyToTheirOrdersNeighbours) {
+  const std::vector<std::vector<int>> orders = {naturalOrder(6), {3, 0, 5, 1, 4, 2}};
+  for (CollectiveKind kind : {CollectiveKind::kAllReduce, CollectiveKind::kAllGather, CollectiveKind::kReduceScatter,
+                              CollectiveKind::kBroadcast, CollectiveKind::kReduce}) {
+    for (int rank = 0; rank < 6; ++rank) {
+      Result<Schedule> s = buildRing(CollectiveShape{kind, 6, 600, 4}, rank, withOrders(3, 16, orders));
+      ASSERT_TRUE(s.isOk()) << s.status().toString();
+      ASSERT_EQ(s->channels.size(), 3u);
+      for (size_t c = 0; c < 3; ++c) {
+        const std::vector<int>& order = orders[c % 2];
+        const long pos = std::find(order.begin(), order.end(), rank) - order.begin();
+        const int next = order[static_cast<size_t>((pos + 1) % 6)];
+        const int prev = order[static_cast<size_t>((pos + 5) % 6)];
+        for (const Step& st : s->channels[c].steps) {
+          if (st.kind == StepKind::kSend) EXPECT_EQ(st.peer, next) << collectiveName(kind) << " channel " << c;
+          if (st.kind == StepKind::kRecv || st.kind == StepKind::kRecvReduce)
+            EXPECT_EQ(st.peer, prev) << collectiveName(kind) << " channel " << c;
+        }
+      }
+    }
+  }
+}
+
+TEST(RingOrders, BroadcastStartsAtTheRootWhereverTheOrderPutsIt) {
+  // Root 2 sits at position 3: it only sends, and the rank before it in the
+  // order (the chain's end) only receives.
+  const std::vector<std::vector<int>> orders = {{4, 0, 5, 2, 1, 3}};
+  for (int rank = 0; rank < 6; ++rank) {
+    Result<Schedule> s = buildRing(CollectiveShape{CollectiveKind::kBroadcast, 6, 60, 2}, rank, withOrders(1, 0, orders));
+    ASSERT_TRUE(s.isOk());
+    bool sends = false, recvs = false;
+    for (const Step& st : s->channels[0].steps) {
+      sends |= st.kind == StepKind::kSend;
+      recvs |= st.kind == StepKind::kRecv;
+    }
+    EXPECT_EQ(sends, rank != 5) << "rank " << rank;
+    EXPECT_EQ(recvs, rank != 2) << "rank " << rank;
+  }
+}
+
+TEST(RingOrders, RejectsOrdersThatAreNotPermutations) {
+  auto message = [](std::vector<std::vector<int>> orders) {
+    Result<Schedule> s =
+        buildRing(CollectiveShape{CollectiveKind::kAllReduce, 4, 16, 0}, 0, withOrders(1, 0, std::move(orders)));
+    EXPECT_FALSE(s.isOk());
+    EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
+    return s.status().message();
+  };
+  EXPECT_NE(message({{0, 1, 2, 3}, {0, 1, 2}}).find("ringOrders[1] has 3 entries"), std::string::npos);
+  EXPECT_NE(message({{0, 1, 4, 3}}).find("ringOrders[0][2] is 4"), std::string::npos);
+  EXPECT_NE(message({{0, 1, 2, 3}, {0, 1, 2, 3}, {3, -1, 2, 0}}).find("ringOrders[2][1] is -1"), std::string::npos);
+  EXPECT_NE(message({{2, 1, 2, 0}}).find("ringOrders[0] lists rank 2 twice (at 0 and 2)"), std::string::npos);
+  // Orders beyond the channels in use are checked too, and so are they at count 0.
+  EXPECT_NE(message({{0, 1, 2, 3}, {}}).find("ringOrders[1] has 0 entries"), std::string::npos);
+  Result<Schedule> empty =
+      buildRing(CollectiveShape{CollectiveKind::kAllGather, 4, 0, 0}, 1, withOrders(1, 0, {{0, 0, 1, 2}}));
+  EXPECT_FALSE(empty.isOk());
+}
+
+int eulerPhi(int n) {
+  int phi = 0;
+  for (int k = 1; k <= n; ++k) phi += std::gcd(k, n) == 1;
+  return phi;
+}
+
+// The directed neighbour pairs (a, b), b following a, of a ring.
+std::set<std::pair<int, int>> directedPairs(const std::vector<int>& order) {
+  std::set<std::pair<int, int>> pairs;
+  const size_t n = order.size();
+  if (n < 2) return pairs;
+  for (size_t i = 0; i < n; ++i) pairs.insert({order[i], order[(i + 1) % n]});
+  return pairs;
+}
+
+std::set<std::pair<int, int>> undirectedPairs(const std::vector<int>& order) {
+  std::set<std::pair<int, int>> pairs;
+  for (auto [a, b] : directedPairs(order)) pairs.insert({std::min(a, b), std::max(a, b)});
+  return pairs;
+}
+
+TEST(ComplementaryRingOrders, AreDisjointPermutations) {
+  for (int n = 1; n <= 64; ++n) {
+    const int available = n <= 2 ? 1 : eulerPhi(n);
+    for (int rings = 1; rings <= 12; ++rings) {
+      const auto orders = complementaryRingOrders(n, rings);
+      SCOPED_TRACE("n=" + std::to_string(n) + " rings=" + std::to_string(rings));
+      ASSERT_EQ(orders.size(), static_cast<size_t>(std::min(rings, available)));
+      EXPECT_EQ(orders[0], naturalOrder(n));
+      if (orders.size() > 1) EXPECT_EQ(orders[1], reversedOrder(n));
+      for (const auto& order : orders) {
+        std::vector<int> sorted = order;
+        std::sort(sorted.begin(), sorted.end());
+        ASSERT_EQ(sorted, naturalOrder(n));
+      }
+      for (size_t a = 0; a < orders.size(); ++a) {
+        for (size_t b = a + 1; b < orders.size(); ++b) {
+          const auto pa = directedPairs(orders[a]);
+          const auto pb = directedPairs(orders[b]);
+          for (const auto& pair : pa) EXPECT_FALSE(pb.count(pair)) << "orders " << a << " and " << b;
+          if (a / 2 == b / 2) {
+            // The two walks of one ring: each pair of one is a pair of the
+            // other turned around.
+            for (auto [x, y] : pa) EXPECT_TRUE(pb.count({y, x})) << "orders " << a << " and " << b;
+          } else {
+            const auto ua = undirectedPairs(orders[a]);
+            for (const auto& pair : undirectedPairs(orders[b]))
+              EXPECT_FALSE(ua.count(pair)) << "orders " << a << " and " << b;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(ComplementaryRingOrders, EmptyForNothingToOrder) {
+  EXPECT_TRUE(complementaryRingOrders(0, 2).empty());
+  EXPECT_TRUE(complementaryRingOrders(-1, 2).empty());
+  EXPECT_TRUE(complementaryRingOrders(8, 0).empty());
+  EXPECT_EQ(complementaryRingOrders(1, 4), (std::vector<std::vector<int>>{{0}}));
+  EXPECT_EQ(complementaryRingOrders(2, 4), (std::vector<std::vector<int>>{{0, 1}}));
+  EXPECT_EQ(complementaryRingOrders(5, 8),
+            (std::vector<std::vector<int>>{{0, 1, 2, 3, 4}, {4, 3, 2, 1, 0}, {0, 2, 4, 1, 3}, {0, 3, 1, 4, 2}}));
+}
+
+TEST(ComplementaryRingOrders, DriveEveryRingCollective) {
+  for (int n : {3, 7, 8, 12}) {
+    const auto orders = complementaryRingOrders(n, 4);
+    for (CollectiveKind kind : {CollectiveKind::kAllReduce, CollectiveKind::kAllGather, CollectiveKind::kReduceScatter,
+                                CollectiveKind::kBroadcast, CollectiveKind::kReduce}) {
+      const CollectiveShape shape{kind, n, 40 * static_cast<size_t>(n) + 1, n - 1};
+      EXPECT_EQ(buildAndVerify(&buildRing, shape, withOrders(4, 9, orders)), "");
+    }
+  }
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "algorithms/registry.h"
 #include "common/config.h"
 #include "schedule/schedule.h"
 #include "support/multi_rank.h"
@@ -109,11 +110,26 @@ int checkElements(DataType t, const void* actual, const std::vector<double>& exp
 struct Case {
   CollectiveKind kind;
   int nranks;
-  const char* transport;  // LOOM_TRANSPORT for the run
+  const char* transport;    // LOOM_TRANSPORT for the run
+  const char* algorithm;    // forced through LOOM_ALGO ("" for send/recv)
+  int ranksPerHost = 0;     // > 0: ranks pretend to sit on hosts of this many (LOOM_HOST_ID)
 };
 
 void PrintTo(const Case& c, std::ostream* os) {
-  *os << collectiveName(c.kind) << " on " << c.nranks << " ranks over " << c.transport;
+  *os << collectiveName(c.kind) << " by " << c.algorithm << " on " << c.nranks << " ranks over " << c.transport;
+  if (c.ranksPerHost > 0) *os << ", " << c.ranksPerHost << " ranks per host";
+}
+
+const char* overrideName(CollectiveKind kind) {
+  switch (kind) {
+    case CollectiveKind::kAllReduce: return "allreduce";
+    case CollectiveKind::kBroadcast: return "broadcast";
+    case CollectiveKind::kReduce: return "reduce";
+    case CollectiveKind::kAllGather: return "allgather";
+    case CollectiveKind::kReduceScatter: return "reducescatter";
+    case CollectiveKind::kAllToAll: return "alltoall";
+    default: return "";
+  }
 }
 
 class CollectiveMatrix : public ::testing::TestWithParam<Case> {};
@@ -200,8 +216,22 @@ void runCase(Communicator& comm, CollectiveKind kind, DataType t, RedOpKind opKi
 TEST_P(CollectiveMatrix, MatchesReference) {
   const Case c = GetParam();
   setenv("LOOM_TRANSPORT", c.transport, 1);
+  std::string forced = *c.algorithm ? std::string(overrideName(c.kind)) + ":" + c.algorithm : "";
+  setenv("LOOM_ALGO", forced.c_str(), 1);
   reloadConfigForTesting();
-  auto outcomes = testing::runCommRanks(c.nranks, [&](Communicator& comm) {
+  auto outcomes = testing::runRanks(c.nranks, [&](int rank, const UniqueId& id) {
+    if (c.ranksPerHost > 0) {
+      // Different host ids make ranks use TCP between "hosts" and give the
+      // hierarchical algorithms their groups, all on this one machine.
+      setenv("LOOM_HOST_ID", ("host" + std::to_string(rank / c.ranksPerHost)).c_str(), 1);
+      reloadConfigForTesting();
+    }
+    auto created = Communicator::create(c.nranks, id, rank);
+    if (!created.isOk()) {
+      ADD_FAILURE() << "rank " << rank << ": " << created.status().toString();
+      return 2;
+    }
+    Communicator& comm = *created.value();
     CollectiveShape probe{c.kind, c.nranks, 1, 0};
     bool reducing = probe.reduces();
     bool rooted = c.kind == CollectiveKind::kBroadcast || c.kind == CollectiveKind::kReduce;
@@ -215,32 +245,46 @@ TEST_P(CollectiveMatrix, MatchesReference) {
             for (bool inPlace : {false, true}) {
               if (c.kind == CollectiveKind::kSendRecv && inPlace) continue;
               runCase(comm, c.kind, t, op, count, root, inPlace);
-              if (::testing::Test::HasFatalFailure()) return;
+              if (::testing::Test::HasFatalFailure()) return 1;
             }
           }
         }
       }
     }
+    return 0;
   });
   EXPECT_RANKS_OK(outcomes);
 }
 
+// Every registered algorithm for every collective it implements; algorithms
+// that need several hosts get pretend hosts of two ranks each.
 std::vector<Case> allCases() {
   std::vector<Case> cases;
-  for (CollectiveKind k : {CollectiveKind::kAllReduce, CollectiveKind::kBroadcast, CollectiveKind::kReduce,
-                           CollectiveKind::kAllGather, CollectiveKind::kReduceScatter, CollectiveKind::kAllToAll,
-                           CollectiveKind::kSendRecv}) {
-    for (int n : {1, 2, 3, 4, 5, 8}) cases.push_back({k, n, "auto"});
-    // The same matrix over TCP (loopback) instead of shared memory.
-    for (int n : {2, 3}) cases.push_back({k, n, "tcp"});
+  for (const Algorithm& a : algorithms()) {
+    for (CollectiveKind k : a.collectives) {
+      for (int n : {1, 2, 3, 4, 5, 6, 8}) {
+        if (a.needsGroups && n < 3) continue;  // two hosts of two ranks need at least 3 ranks
+        cases.push_back({k, n, "auto", a.name, a.needsGroups ? 2 : 0});
+      }
+    }
   }
+  // Ring again over TCP (loopback) instead of shared memory.
+  for (const Algorithm& a : algorithms()) {
+    if (std::string(a.name) != "ring" && std::string(a.name) != "direct") continue;
+    for (CollectiveKind k : a.collectives) {
+      for (int n : {2, 3}) cases.push_back({k, n, "tcp", a.name});
+    }
+  }
+  for (int n : {1, 2, 3, 4, 5, 6, 8}) cases.push_back({CollectiveKind::kSendRecv, n, "auto", ""});
+  cases.push_back({CollectiveKind::kSendRecv, 3, "tcp", ""});
   return cases;
 }
 
 INSTANTIATE_TEST_SUITE_P(All, CollectiveMatrix, ::testing::ValuesIn(allCases()),
                          [](const ::testing::TestParamInfo<Case>& info) {
-                           return std::string(collectiveName(info.param.kind)) + "_" +
-                                  std::to_string(info.param.nranks) + "ranks_" + info.param.transport;
+                           const Case& c = info.param;
+                           return std::string(collectiveName(c.kind)) + "_" + (*c.algorithm ? c.algorithm : "p2p") +
+                                  "_" + std::to_string(c.nranks) + "ranks_" + c.transport;
                          });
 
 // The largest size the issue asks for, 64 MiB, on all-reduce.
@@ -248,6 +292,9 @@ class LargeAllReduce : public ::testing::TestWithParam<int> {};
 
 TEST_P(LargeAllReduce, SixtyFourMiB) {
   const int nranks = GetParam();
+  setenv("LOOM_TRANSPORT", "auto", 1);
+  setenv("LOOM_ALGO", "", 1);
+  reloadConfigForTesting();
   auto outcomes = testing::runCommRanks(nranks, [&](Communicator& comm) {
     for (DataType t : {DataType::kFloat32, DataType::kBfloat16}) {
       size_t count = (size_t{64} << 20) / dataTypeSize(t);

@@ -1,0 +1,37 @@
+// LOOM_ALGO (NCCL_ALGO accepted): the user's word on which algorithm runs.
+//
+// Syntax, as NCCL's:  "ring"  |  "ring,tree"  |  "^tree"  |
+// "allreduce:tree;broadcast:ring"  |  "allreduce:^ring,tree". A list allows
+// those algorithms (first valid one wins), "^" excludes them, and
+// "collective:" limits a rule to one collective. Names are case-insensitive.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "algorithms/registry.h"
+
+namespace loom {
+
+class AlgorithmOverride {
+ public:
+  // An empty text allows everything.
+  static Result<AlgorithmOverride> parse(const std::string& text);
+
+  // The algorithm to run `kind` with; an error names the collective, the
+  // forced algorithm and why it cannot run.
+  Result<const Algorithm*> choose(CollectiveKind kind, const AlgorithmContext& context) const;
+
+ private:
+  struct Rule {
+    bool exclude = false;
+    std::vector<const Algorithm*> algorithms;
+  };
+  std::optional<Rule> everyCollective_;
+  std::map<CollectiveKind, Rule> perCollective_;
+  std::string text_;
+};
+
+}  // namespace loom
