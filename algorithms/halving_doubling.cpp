@@ -161,8 +161,8 @@ void allReduce(Channel& ch, const Fold& fold, int rank, Range part, size_t P) {
   // region) within P; the fix-up messages are cut separately.
   const size_t regions = P == 0 ? 1 : ceilDiv(ceilDiv(part.size(), P), 2);
   if (fold.sitsOut(rank)) {
-    // Every send is posted before the first receive: in-place, each receive
-    // overwrites what was sent and must wait for the partner to take it.
+    // Every send is posted before the first receive, so the partner can fold
+    // in and reduce each region without waiting for the result of the last.
     for (size_t l = 0; l < regions; ++l) sendPieces(ch, rank - 1, BufferId::kInput, pieceOf(part, l, regions), 0, P);
     for (size_t l = 0; l < regions; ++l) recvPieces(ch, rank - 1, BufferId::kOutput, pieceOf(part, l, regions), 0, P);
     return;
@@ -202,7 +202,8 @@ void allGather(Channel& ch, int rank, int n, const Flat& f, size_t P) {
       sendPieces(ch, peer, BufferId::kOutput, mine, 0, P);
     }
     recvPieces(ch, peer, BufferId::kOutput, f.blocks(plo, plo + width), 0, P);
-    if (d == 1 && !mine.empty()) ch.steps.push_back(Step::copy(at(BufferId::kInput, mine, inBase), at(BufferId::kOutput, mine)));
+    if (d == 1 && !mine.empty())
+      ch.steps.push_back(Step::copy(at(BufferId::kInput, mine, inBase), at(BufferId::kOutput, mine)));
     lo = std::min(lo, plo);
     hi = lo + 2 * width;
   }
@@ -308,7 +309,8 @@ Result<Schedule> buildHalvingDoubling(const CollectiveShape& shape, int rank, co
   }
   // Channels map their stretches into scratch by the same offset, so they
   // share one area without overlapping.
-  if (shape.kind == CollectiveKind::kReduceScatter && n > 2) sched.scratchCount = static_cast<size_t>(n / 2) * shape.count;
+  if (shape.kind == CollectiveKind::kReduceScatter && n > 2)
+    sched.scratchCount = static_cast<size_t>(n / 2) * shape.count;
   return sched;
 }
 

@@ -32,27 +32,30 @@
 // pipelined in slices. Reduce is the mirror: chains around each group end at
 // the rail rank, and a chain of those ends at the root.
 //
-// Cost for G groups of g ranks, S bytes (AllReduce and Broadcast: the
-// buffer; AllGather: the output, ReduceScatter: the input), α/β latency and
-// inverse bandwidth inside a group (l) and between groups (g), one channel,
-// no pipelining:
+// Cost for G groups of g ranks and S bytes (AllReduce, Broadcast, Reduce: the
+// buffer; AllGather: the output; ReduceScatter: the input), with latency α and
+// time per byte β inside a group (l) and between groups (g), β_g being one
+// rank's own link out of its host (a NIC per rank, as on rail-optimised hosts):
 //   AllReduce      2(g-1)α_l + 2(G-1)α_g + 2(g-1)/g·S·β_l + 2(G-1)/G·(S/g)·β_g
 //   AllGather,
 //   ReduceScatter  (g-1)α_l + (G-1)α_g + (g-1)/g·S·β_l + (G-1)/G·(S/g)·β_g
-//                  (each intra step moves G blocks as G messages, posted
-//                  back to back, so their latencies overlap)
+//                  (an intra step moves G blocks as G messages posted back to
+//                  back, so their latencies mostly overlap)
 //   Broadcast,
-//   Reduce         (G-1)α_g + (g-1)α_l + S·max(β_l, β_g) + (σ-1)·max(α+S/σ·β)
-//                  with σ pipeline slices (the chain's depth is paid once)
-// The flat ring instead pays 2(n-1)/n·S·β_g on every host's link for
-// AllReduce, g times more bytes between hosts. With unequal groups the
-// slowest rank is in the smallest group: AllReduce moves S/k_min between
-// groups per rank of that group, and a rank of a small group on several
-// rails carries all of their AllGather or ReduceScatter blocks.
+//   Reduce         (G-1)(α_g + S/σ·β_g) + (g-1)(α_l + S/σ·β_l)
+//                    + (σ-1)·max(α_g + S/σ·β_g, α_l + S/σ·β_l)
+//                  for σ pipeline slices: the chains' depth is paid once.
+// Pipelining (P elements per message) adds one α per extra message and lets
+// the phases of successive regions overlap. The flat ring pays 2(n-1)α_g and
+// 2(n-1)/n·S·β_g on the links between hosts for AllReduce: g times the bytes
+// per NIC here, and about as many even when the whole host shares one NIC
+// (then multiply the β_g terms above by g). With unequal groups the slowest
+// rank is in the smallest group: AllReduce moves 2(G-1)/G·S/k_min across
+// groups for it, and a rank that stands in for missing local indices carries
+// the AllGather or ReduceScatter blocks of every rail it rides.
 #include "algorithms/hierarchical.h"
 
 #include <algorithm>
-#include <climits>
 #include <map>
 #include <vector>
 
@@ -107,7 +110,6 @@ struct Groups {
   std::vector<int> local;                 // by rank: position in its group
   std::vector<int> sizes;                 // distinct group sizes
   int largest = 1;
-  int smallestShared = INT_MAX;  // smallest size above 1, INT_MAX if none
 
   int count() const { return static_cast<int>(members.size()); }
   int size(int j) const { return static_cast<int>(members[static_cast<size_t>(mod(j, count()))].size()); }
@@ -136,7 +138,6 @@ Groups makeGroups(int nranks, const std::vector<int>& groupOf) {
     const int k = static_cast<int>(m.size());
     gs.sizes.push_back(k);
     gs.largest = std::max(gs.largest, k);
-    if (k > 1) gs.smallestShared = std::min(gs.smallestShared, k);
   }
   std::sort(gs.sizes.begin(), gs.sizes.end());
   gs.sizes.erase(std::unique(gs.sizes.begin(), gs.sizes.end()), gs.sizes.end());
@@ -185,13 +186,25 @@ void ringAllReduce(Channel& ch, const std::vector<int>& ring, int me, Range inte
   }
 }
 
+// Sends (or receives) `r` as messages of at most P elements; both ends cut
+// the same range the same way.
+template <typename Emit>
+void inPieces(Range r, size_t P, Emit emit) {
+  const size_t n = sliceCount(r.size(), P);
+  for (size_t i = 0; i < n; ++i) {
+    const Range piece = pieceOf(r, i, n);
+    if (!piece.empty()) emit(piece);
+  }
+}
+
 void allReduce(Channel& ch, const Groups& gs, const Place& at, Range part, size_t P) {
   const int k = at.k;
-  // Each loop's chunks must fit in P for every group that sends them inside
-  // itself; the intervals between groups are never larger than those chunks.
-  // With only one-rank groups the region is split G ways by the rail ring.
-  const size_t parts = static_cast<size_t>(gs.smallestShared != INT_MAX ? gs.smallestShared : at.G);
-  const size_t loops = P == 0 ? 1 : ceilDiv(ceilDiv(part.size(), P), parts);
+  // A loop covers about nranks·P elements, as a flat ring's does, so that the
+  // pieces the rails reduce come out near P: every interval lies inside one
+  // chunk of the largest group and is cut G ways, and nranks <= G·largest.
+  // The chunks inside a group are larger and go as several messages.
+  const size_t units = gs.local.size();
+  const size_t loops = P == 0 ? 1 : ceilDiv(ceilDiv(part.size(), P), units);
   // A group of one has nothing reduced in its output until the rail ring.
   const BufferId own = k > 1 ? BufferId::kOutput : BufferId::kInput;
   std::vector<size_t> cuts;
@@ -201,10 +214,10 @@ void allReduce(Channel& ch, const Groups& gs, const Place& at, Range part, size_
     if (region.empty()) continue;
     auto chunk = [&](long p) { return pieceOf(region, static_cast<size_t>(mod(p, k)), static_cast<size_t>(k)); };
     for (int s = 0; s < k - 1; ++s) {
-      const Range sc = chunk(at.q - s - 1);
-      if (!sc.empty()) ch.steps.push_back(Step::send(at.next, s == 0 ? in(sc) : out(sc)));
-      const Range rc = chunk(at.q - s - 2);
-      if (!rc.empty()) ch.steps.push_back(Step::recvReduce(at.prev, in(rc), out(rc)));
+      inPieces(chunk(at.q - s - 1), P,
+               [&](Range sc) { ch.steps.push_back(Step::send(at.next, s == 0 ? in(sc) : out(sc))); });
+      inPieces(chunk(at.q - s - 2), P,
+               [&](Range rc) { ch.steps.push_back(Step::recvReduce(at.prev, in(rc), out(rc))); });
     }
     const Range mine = chunk(at.q);
     if (at.G > 1 && !mine.empty()) {
@@ -230,10 +243,8 @@ void allReduce(Channel& ch, const Groups& gs, const Place& at, Range part, size_
       }
     }
     for (int s = 0; s < k - 1; ++s) {
-      const Range sc = chunk(at.q - s);
-      if (!sc.empty()) ch.steps.push_back(Step::send(at.next, out(sc)));
-      const Range rc = chunk(at.q - s - 1);
-      if (!rc.empty()) ch.steps.push_back(Step::recv(at.prev, out(rc)));
+      inPieces(chunk(at.q - s), P, [&](Range sc) { ch.steps.push_back(Step::send(at.next, out(sc))); });
+      inPieces(chunk(at.q - s - 1), P, [&](Range rc) { ch.steps.push_back(Step::recv(at.prev, out(rc))); });
     }
   }
 }
@@ -294,7 +305,10 @@ size_t reduceScatter(Channel& ch, const Groups& gs, const Place& at, Range part,
   const size_t slices = sliceCount(part.size(), P);
   const size_t slotSize = ceilDiv(part.size(), slices);
   const size_t slots = static_cast<size_t>(std::clamp(k - 2, 0, 2));
-  const size_t partialBase = scratchBase + mySet.size() * slotSize;
+  // The result area holds group sums for the rails, and the rails' partial
+  // sums, which a group of one has only on rails of three groups or more.
+  const size_t results = at.G > 1 && (k > 1 || at.G > 2) ? mySet.size() : 0;
+  const size_t partialBase = scratchBase + results * slotSize;
   std::vector<size_t> resultIndex(gs.local.size(), 0);
   for (size_t t = 0; t < mySet.size(); ++t) resultIndex[static_cast<size_t>(mySet[t])] = t;
   size_t writes = 0;
@@ -338,7 +352,7 @@ size_t reduceScatter(Channel& ch, const Groups& gs, const Place& at, Range part,
       }
     }
   }
-  return (mySet.size() + slots * widest) * slotSize;
+  return (results + slots * widest) * slotSize;
 }
 
 // Chains for Broadcast and Reduce: across groups through the ranks on the

@@ -5,17 +5,36 @@
 #include <cstring>
 
 #include "algorithms/algorithm.h"
+#include "algorithms/all_to_all.h"
+#include "algorithms/direct.h"
+#include "algorithms/halving_doubling.h"
+#include "algorithms/hierarchical.h"
+#include "algorithms/tree.h"
 
 namespace loom {
 namespace {
 
 using K = CollectiveKind;
 
+// One name for two-level schedules: all-to-all aggregates per host, the
+// others reduce or gather inside hosts and exchange across them.
+Result<Schedule> buildHier(const CollectiveShape& shape, int rank, const BuildOptions& options) {
+  if (shape.kind == K::kAllToAll) return buildHierarchicalAllToAll(shape, rank, options);
+  return buildHierarchical(shape, rank, options);
+}
+
 std::vector<Algorithm> makeRegistry() {
   std::vector<Algorithm> list;
   list.push_back({"ring", {K::kAllReduce, K::kAllGather, K::kReduceScatter, K::kBroadcast, K::kReduce}, false, false,
                   buildRing});
+  list.push_back({"tree", {K::kAllReduce, K::kBroadcast, K::kReduce}, false, false, buildDoubleBinaryTree});
+  list.push_back({"hier", {K::kAllReduce, K::kAllGather, K::kReduceScatter, K::kBroadcast, K::kReduce, K::kAllToAll},
+                  false, true, buildHier});
+  list.push_back({"rhd", {K::kAllReduce}, false, false, buildHalvingDoubling});
+  list.push_back({"oneshot", {K::kAllReduce}, true, false, buildOneShot});
+  list.push_back({"twoshot", {K::kAllReduce}, true, false, buildTwoShot});
   list.push_back({"direct", {K::kAllToAll}, false, false, buildAllToAll});
+  list.push_back({"pairwise", {K::kAllToAll}, false, false, buildPairwiseAllToAll});
   return list;
 }
 

@@ -26,16 +26,20 @@
 // rules out deadlock and keeps the per-connection FIFO order the same on both
 // ends, even where two ranks are linked in both trees.
 //
-// Cost (α per message step, β per element; S = count, s = ceil(S / (2P))
-// slices per tree, n ranks). In steady state a rank, interior in one tree and
-// a leaf in the other, sends and receives 4 slices per time step (up 1 and down
-// 2 in its interior tree, up 1 in its leaf tree; receives mirror that):
-//   AllReduce:  (2H + s - 1) · (α + 4Pβ)  ≈  (2H + s)·α + 2·S·β,  H = floor(log2 n)
-// so per tree half it is 2·H·α of fill and drain plus S/2 elements in and out
-// twice (reduce, then broadcast) on each of a rank's two tree roles. Broadcast
-// and Reduce move each half once: (H + s - 1) · (α + 2Pβ) ≈ (H + s)·α + S·β with
-// H = 1 + floor(log2(n - 1)). With P = 0 there is one slice per tree and no
-// overlap: AllReduce 2H·(α + S·β) on the busiest rank.
+// Cost, as implemented (α per message round, β per element; n ranks, S =
+// count, P = pipelineElements, s = ceil(S / 2P) slices per tree half). A slice
+// takes one round per tree edge, and the pipeline needs 2H + s - 1 rounds
+// (AllReduce: H up, H down) or H + s - 1 (Broadcast, Reduce). In a full round
+// a rank, interior in one tree and a leaf in the other, sends 4 slices (1 up
+// and 2 down in its interior tree, 1 up in its leaf tree) and receives 4; for
+// Broadcast and Reduce, 2 each way. So
+//   AllReduce:         (2H + s - 1)·(α + 4Pβ) ≈ (2H + s)·α + 2·S·β,  H = floor(log2 n)
+//   Broadcast/Reduce:  (H + s - 1)·(α + 2Pβ)  ≈ (H + s)·α + S·β,      H = 1 + floor(log2(n - 1))
+// i.e. an AllReduce rank sends and receives 2·S elements in all (S/2 up and S
+// down as an interior node of one tree, S/2 up as a leaf of the other), after
+// 2·H·α of pipeline fill and drain. With P = 0 (s = 1) nothing
+// overlaps and the busiest round moves S: AllReduce ≈ 2H·(α + S·β). The ring,
+// for comparison, is 2(n - 1)·α + 2·S·(n - 1)/n·β.
 #include "algorithms/tree.h"
 
 #include <algorithm>

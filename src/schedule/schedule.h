@@ -98,6 +98,9 @@ size_t inPlaceOutputOffset(const CollectiveShape& shape, int rank);
 
 // How an algorithm may split its work, chosen by the planner.
 struct BuildOptions {
+  BuildOptions() = default;
+  BuildOptions(int channelCount, size_t pipeline) : channels(channelCount), pipelineElements(pipeline) {}
+
   int channels = 1;               // independent channels, each over its own connections
   size_t pipelineElements = 0;    // 0: no pipelining; else slice size per pipeline step
   // The group (host or NVLink domain, as the topology says) of each rank, for

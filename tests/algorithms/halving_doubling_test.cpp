@@ -89,13 +89,20 @@ std::vector<size_t> countsFor(int n) {
   return {c.begin(), c.end()};
 }
 
-int sweep(CollectiveKind kind, int n, const std::vector<size_t>& counts) {
+BuildOptions options(int channels, size_t pipelineElements) {
+  BuildOptions o;
+  o.channels = channels;
+  o.pipelineElements = pipelineElements;
+  return o;
+}
+
+int sweep(CollectiveKind kind, int n, const std::vector<size_t>& counts, const std::vector<size_t>& pipelines) {
   int configs = 0;
   for (size_t count : counts) {
     for (int channels : {1, 2, 3}) {
-      for (size_t pipeline : {size_t{0}, size_t{5}}) {
+      for (size_t pipeline : pipelines) {
         const CollectiveShape shape{kind, n, count, 0};
-        EXPECT_EQ(buildAndVerify(shape, BuildOptions{channels, pipeline}), "");
+        EXPECT_EQ(buildAndVerify(shape, options(channels, pipeline)), "");
         configs += 2;
       }
     }
@@ -107,7 +114,7 @@ class HalvingDoublingAllReduce : public ::testing::TestWithParam<int> {};
 
 TEST_P(HalvingDoublingAllReduce, VerifiesEveryConfiguration) {
   const int n = GetParam();
-  ::testing::Test::RecordProperty("configurations", sweep(CollectiveKind::kAllReduce, n, countsFor(n)));
+  ::testing::Test::RecordProperty("configurations", sweep(CollectiveKind::kAllReduce, n, countsFor(n), {0, 5}));
 }
 
 INSTANTIATE_TEST_SUITE_P(Ranks1To64, HalvingDoublingAllReduce, ::testing::Range(1, 65),
@@ -115,16 +122,22 @@ INSTANTIATE_TEST_SUITE_P(Ranks1To64, HalvingDoublingAllReduce, ::testing::Range(
                            return std::to_string(info.param) + "ranks";
                          });
 
-// AllGather and ReduceScatter move n·count elements, so the 1000-element
-// count stays in only up to 32 ranks to keep the sweep quick.
+// AllGather and ReduceScatter move n·count elements, so above 32 ranks the
+// 1000-element count is left out and the pipeline size grows with n (it
+// still cuts every large message into several pieces) to keep the sweep
+// quick.
 class HalvingDoublingGatherScatter : public ::testing::TestWithParam<int> {};
 
 TEST_P(HalvingDoublingGatherScatter, VerifiesEveryConfiguration) {
   const int n = GetParam();
   std::vector<size_t> counts = countsFor(n);
-  if (n > 32) counts.pop_back();
-  int configs = sweep(CollectiveKind::kAllGather, n, counts);
-  configs += sweep(CollectiveKind::kReduceScatter, n, counts);
+  std::vector<size_t> pipelines = {0, 5};
+  if (n > 32) {
+    counts.pop_back();
+    pipelines.back() = 2 * static_cast<size_t>(n) + 1;
+  }
+  int configs = sweep(CollectiveKind::kAllGather, n, counts, pipelines);
+  configs += sweep(CollectiveKind::kReduceScatter, n, counts, pipelines);
   ::testing::Test::RecordProperty("configurations", configs);
 }
 
@@ -140,7 +153,7 @@ TEST(HalvingDoublingLarge, AllReduceOn96And128And257Ranks) {
       for (int channels : {1, 3}) {
         for (size_t pipeline : {size_t{0}, size_t{5}}) {
           EXPECT_EQ(buildAndVerify(CollectiveShape{CollectiveKind::kAllReduce, n, count, 0},
-                                   BuildOptions{channels, pipeline}),
+                                   options(channels, pipeline)),
                     "");
         }
       }
@@ -162,7 +175,7 @@ std::vector<Schedule> buildOrDie(const CollectiveShape& shape, const BuildOption
 TEST(HalvingDoublingBroken, DroppingTheFixUpsFinalSendIsCaught) {
   for (int n : kFoldedCounts) {
     const CollectiveShape shape{CollectiveKind::kAllReduce, n, 7 * static_cast<size_t>(n) + 3, 0};
-    std::vector<Schedule> scheds = buildOrDie(shape, BuildOptions{});
+    std::vector<Schedule> scheds = buildOrDie(shape, options(1, 0));
     // Rank 0 keeps rank 1's place; its last step hands the result back.
     std::vector<Step>& steps = scheds[0].channels[0].steps;
     ASSERT_EQ(steps.back().kind, StepKind::kSend);
@@ -179,7 +192,7 @@ TEST(HalvingDoublingBroken, DroppingTheFixUpsFinalSendIsCaught) {
 TEST(HalvingDoublingBroken, SkippingTheFoldInIsCaught) {
   for (int n : kFoldedCounts) {
     const CollectiveShape shape{CollectiveKind::kAllReduce, n, 2 * static_cast<size_t>(n), 0};
-    std::vector<Schedule> scheds = buildOrDie(shape, BuildOptions{});
+    std::vector<Schedule> scheds = buildOrDie(shape, options(1, 0));
     // Receiving the partner's vector without adding one's own loses rank 0's
     // contribution everywhere.
     Step& first = scheds[0].channels[0].steps.front();
@@ -194,7 +207,7 @@ TEST(HalvingDoublingBroken, SkippingTheFoldInIsCaught) {
 
 TEST(HalvingDoublingBroken, SwappingAHalvingStepsHalvesIsCaught) {
   const CollectiveShape shape{CollectiveKind::kAllReduce, 8, 64, 0};
-  std::vector<Schedule> scheds = buildOrDie(shape, BuildOptions{});
+  std::vector<Schedule> scheds = buildOrDie(shape, options(1, 0));
   // Rank 0 keeps the wrong half in its first exchange: it reduces data that
   // its partner is also reducing and drops the half it should own.
   std::vector<Step>& steps = scheds[0].channels[0].steps;
@@ -265,7 +278,9 @@ TEST(HalvingDoublingBuilder, ExtraRanksOnlyTalkToTheirPartner) {
     if (paired) allowed.insert(r + 1);
     for (const Channel& ch : s->channels)
       for (const Step& st : ch.steps)
-        if (st.peer >= 0) EXPECT_EQ(allowed.count(st.peer), 1u) << "rank " << r << " talks to " << st.peer;
+        if (st.peer >= 0) {
+          EXPECT_EQ(allowed.count(st.peer), 1u) << "rank " << r << " talks to " << st.peer;
+        }
   }
 }
 
@@ -277,7 +292,7 @@ TEST(HalvingDoublingBuilder, OneRankIsACopyAndEmptyCountIsEmpty) {
     EXPECT_EQ(s->channels[0].steps[0].kind, StepKind::kCopy);
     EXPECT_EQ(s->channels[0].steps[0].src.count, 10u);
   }
-  Result<Schedule> s = buildHalvingDoubling(CollectiveShape{CollectiveKind::kAllReduce, 6, 0, 0}, 3, BuildOptions{3, 5});
+  Result<Schedule> s = buildHalvingDoubling(CollectiveShape{CollectiveKind::kAllReduce, 6, 0, 0}, 3, options(3, 5));
   ASSERT_TRUE(s.isOk());
   EXPECT_EQ(s->stepCount(), 0u);
   EXPECT_EQ(s->rank, 3);
@@ -294,7 +309,7 @@ TEST(HalvingDoublingBuilder, RejectsWhatItDoesNotSupport) {
   EXPECT_NE(message({CollectiveKind::kAllReduce, 0, 4, 0}, 0).find("nranks 0"), std::string::npos);
   EXPECT_NE(message({CollectiveKind::kAllReduce, 4, 4, 0}, 4).find("rank 4"), std::string::npos);
   EXPECT_NE(message({CollectiveKind::kAllReduce, 4, 4, 0}, -1).find("rank -1"), std::string::npos);
-  EXPECT_NE(message({CollectiveKind::kAllReduce, 4, 4, 0}, 0, BuildOptions{0, 0}).find("channels 0"),
+  EXPECT_NE(message({CollectiveKind::kAllReduce, 4, 4, 0}, 0, options(0, 0)).find("channels 0"),
             std::string::npos);
   EXPECT_NE(message({CollectiveKind::kAllGather, 6, 4, 0}, 0).find("nranks 6 is not a power of two"),
             std::string::npos);

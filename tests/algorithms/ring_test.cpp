@@ -442,9 +442,12 @@ TEST(RingOrders, ChannelsTalkOnlyToTheirOrdersNeighbours) {
         const int next = order[static_cast<size_t>((pos + 1) % 6)];
         const int prev = order[static_cast<size_t>((pos + 5) % 6)];
         for (const Step& st : s->channels[c].steps) {
-          if (st.kind == StepKind::kSend) EXPECT_EQ(st.peer, next) << collectiveName(kind) << " channel " << c;
-          if (st.kind == StepKind::kRecv || st.kind == StepKind::kRecvReduce)
+          if (st.kind == StepKind::kSend) {
+            EXPECT_EQ(st.peer, next) << collectiveName(kind) << " channel " << c;
+          }
+          if (st.kind == StepKind::kRecv || st.kind == StepKind::kRecvReduce) {
             EXPECT_EQ(st.peer, prev) << collectiveName(kind) << " channel " << c;
+          }
         }
       }
     }
@@ -516,7 +519,9 @@ TEST(ComplementaryRingOrders, AreDisjointPermutations) {
       SCOPED_TRACE("n=" + std::to_string(n) + " rings=" + std::to_string(rings));
       ASSERT_EQ(orders.size(), static_cast<size_t>(std::min(rings, available)));
       EXPECT_EQ(orders[0], naturalOrder(n));
-      if (orders.size() > 1) EXPECT_EQ(orders[1], reversedOrder(n));
+      if (orders.size() > 1) {
+        EXPECT_EQ(orders[1], reversedOrder(n));
+      }
       for (const auto& order : orders) {
         std::vector<int> sorted = order;
         std::sort(sorted.begin(), sorted.end());

@@ -18,6 +18,13 @@
 namespace loom {
 namespace {
 
+BuildOptions treeOptions(int channels, size_t pipelineElements) {
+  BuildOptions o;
+  o.channels = channels;
+  o.pipelineElements = pipelineElements;
+  return o;
+}
+
 std::string describe(const CollectiveShape& shape, const BuildOptions& options, bool inPlace) {
   std::ostringstream os;
   os << collectiveName(shape.kind) << " nranks=" << shape.nranks << " count=" << shape.count
@@ -95,7 +102,9 @@ std::vector<int> rootsFor(CollectiveKind kind, int n) {
   if (n <= 16) {
     for (int r = 0; r < n; ++r) s.insert(r);
   } else {
-    s = {0, 1, n / 3, n / 2, n - 2, n - 1};
+    // The rooted trees are the same trees rotated to the root, so a few roots
+    // (the wrap-around ends and the middle) cover what the others would.
+    s = {0, n / 2, n - 1};
   }
   return {s.begin(), s.end()};
 }
@@ -126,7 +135,7 @@ TEST_P(TreeSweep, VerifiesEveryConfiguration) {
       for (int channels : {1, 2, 3}) {
         for (size_t pipeline : {size_t{0}, size_t{3}, size_t{64}}) {
           const CollectiveShape shape{p.kind, p.nranks, count, root};
-          ASSERT_EQ(buildAndVerify(shape, BuildOptions{channels, pipeline}), "");
+          ASSERT_EQ(buildAndVerify(shape, treeOptions(channels, pipeline)), "");
           ++configs;
         }
       }
@@ -144,7 +153,7 @@ TEST(TreeLarge, AllReduceOnManyRanks) {
     const size_t un = static_cast<size_t>(n);
     for (size_t count : {un - 1, 3 * un + 1}) {
       for (size_t pipeline : {size_t{0}, size_t{64}}) {
-        EXPECT_EQ(buildAndVerify(CollectiveShape{CollectiveKind::kAllReduce, n, count, 0}, BuildOptions{2, pipeline}),
+        EXPECT_EQ(buildAndVerify(CollectiveShape{CollectiveKind::kAllReduce, n, count, 0}, treeOptions(2, pipeline)),
                   "");
       }
     }
@@ -154,7 +163,7 @@ TEST(TreeLarge, AllReduceOnManyRanks) {
 TEST(TreeLarge, BroadcastAndReduceOn257Ranks) {
   for (int root : {0, 128, 256}) {
     for (CollectiveKind kind : {CollectiveKind::kBroadcast, CollectiveKind::kReduce})
-      EXPECT_EQ(buildAndVerify(CollectiveShape{kind, 257, 1001, root}, BuildOptions{2, 64}), "");
+      EXPECT_EQ(buildAndVerify(CollectiveShape{kind, 257, 1001, root}, treeOptions(2, 64)), "");
   }
 }
 
@@ -164,7 +173,7 @@ TEST(TreeLarge, BroadcastAndReduceOn257Ranks) {
 TEST(TreeShape, AllReduceTreesAreComplementary) {
   for (int n = 2; n <= 64; ++n) {
     const size_t count = 2;  // one element per tree
-    const std::vector<Schedule> scheds = buildEvery({CollectiveKind::kAllReduce, n, count, 0}, BuildOptions{1, 0});
+    const std::vector<Schedule> scheds = buildEvery({CollectiveKind::kAllReduce, n, count, 0}, treeOptions(1, 0));
     ASSERT_EQ(scheds.size(), static_cast<size_t>(n));
     std::vector<std::vector<std::set<int>>> children(2, std::vector<std::set<int>>(static_cast<size_t>(n)));
     std::vector<std::vector<std::set<int>>> parents(2, std::vector<std::set<int>>(static_cast<size_t>(n)));
@@ -212,7 +221,7 @@ TEST(TreeShape, AllReduceTreesAreComplementary) {
 TEST(TreeShape, AllReduceMovesAtMostTwiceTheDataPerRank) {
   for (int n = 2; n <= 64; ++n) {
     const size_t count = 1001;
-    const std::vector<Schedule> scheds = buildEvery({CollectiveKind::kAllReduce, n, count, 0}, BuildOptions{1, 64});
+    const std::vector<Schedule> scheds = buildEvery({CollectiveKind::kAllReduce, n, count, 0}, treeOptions(1, 64));
     std::vector<size_t> received(static_cast<size_t>(n), 0);
     for (const Schedule& s : scheds) {
       size_t sent = 0;
@@ -234,7 +243,7 @@ TEST(TreeShape, RootedTreesAreComplementaryBelowTheRoot) {
   for (int n = 2; n <= 40; ++n) {
     for (int root : {0, n / 2, n - 1}) {
       const size_t count = 2;
-      const std::vector<Schedule> scheds = buildEvery({CollectiveKind::kBroadcast, n, count, root}, BuildOptions{1, 0});
+      const std::vector<Schedule> scheds = buildEvery({CollectiveKind::kBroadcast, n, count, root}, treeOptions(1, 0));
       ASSERT_EQ(scheds.size(), static_cast<size_t>(n));
       int interiorInBoth = 0;
       for (const Schedule& s : scheds) {
@@ -260,10 +269,12 @@ TEST(TreeShape, ReduceScratchIsAtMostOneHalf) {
     const size_t count = 1000;
     for (size_t pipeline : {size_t{0}, size_t{64}}) {
       const std::vector<Schedule> scheds =
-          buildEvery({CollectiveKind::kReduce, n, count, n / 2}, BuildOptions{1, pipeline});
+          buildEvery({CollectiveKind::kReduce, n, count, n / 2}, treeOptions(1, pipeline));
       for (const Schedule& s : scheds) {
         EXPECT_LE(s.scratchCount, count / 2) << "nranks " << n << " rank " << s.rank;
-        if (s.rank == n / 2) EXPECT_EQ(s.scratchCount, 0u);
+        if (s.rank == n / 2) {
+          EXPECT_EQ(s.scratchCount, 0u);
+        }
       }
     }
   }
@@ -283,7 +294,7 @@ TEST(TreeBuilder, OneRankIsACopy) {
 }
 
 TEST(TreeBuilder, EmptyCountIsEmptySchedule) {
-  Result<Schedule> s = buildDoubleBinaryTree(CollectiveShape{CollectiveKind::kAllReduce, 4, 0, 0}, 2, BuildOptions{3, 5});
+  Result<Schedule> s = buildDoubleBinaryTree(CollectiveShape{CollectiveKind::kAllReduce, 4, 0, 0}, 2, treeOptions(3, 5));
   ASSERT_TRUE(s.isOk());
   EXPECT_EQ(s->stepCount(), 0u);
   EXPECT_EQ(s->scratchCount, 0u);
@@ -298,7 +309,7 @@ TEST(TreeBuilder, AllReduceOverlapsUpAndDownPhases) {
   bool interleaved = false;
   for (int r = 0; r < n; ++r) {
     Result<Schedule> s = buildDoubleBinaryTree(CollectiveShape{CollectiveKind::kAllReduce, n, 640, 0}, r,
-                                               BuildOptions{1, 10});
+                                               treeOptions(1, 10));
     ASSERT_TRUE(s.isOk());
     EXPECT_EQ(s->scratchCount, 0u);
     bool seenDownRecv = false;
@@ -326,7 +337,7 @@ TEST(TreeBuilder, RejectsBadShapes) {
   EXPECT_NE(message({CollectiveKind::kReduceScatter, 4, 4, 0}, 0).find("ReduceScatter"), std::string::npos);
   EXPECT_NE(message({CollectiveKind::kAllToAll, 4, 4, 0}, 0).find("AllToAll"), std::string::npos);
   EXPECT_NE(message({CollectiveKind::kSendRecv, 4, 4, 0}, 0).find("SendRecv"), std::string::npos);
-  EXPECT_NE(message({CollectiveKind::kAllReduce, 4, 4, 0}, 0, BuildOptions{0, 0}).find("channels 0"),
+  EXPECT_NE(message({CollectiveKind::kAllReduce, 4, 4, 0}, 0, treeOptions(0, 0)).find("channels 0"),
             std::string::npos);
 }
 
