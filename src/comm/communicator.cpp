@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "algorithms/registry.h"
+#include "algorithms/ring_orders.h"
 #include "bootstrap/bootstrap_root.h"
 #include "comm/communicator_impl.h"
 #include "comm/group.h"
@@ -43,6 +44,7 @@ void describeHosts(Communicator::Impl& impl) {
   }
   impl.algorithmContext.multipleGroups = hosts.size() > 1;
   impl.algorithmContext.directReach = hosts.size() == 1;
+  if (impl.channels > 1) impl.ringOrders = complementaryRingOrders(impl.nranks, impl.channels);
   LOOM_INFO(kInit, "%d rank(s) on %zu host(s)", impl.nranks, hosts.size());
 }
 
@@ -253,6 +255,7 @@ static Status issueCollective(Communicator::Impl& c, CollectiveKind kind, const 
   options.channels = c.channels;
   options.pipelineElements = std::max<size_t>(1, config().chunkBytes / dataTypeSize(type));
   options.groupOf = c.groupOf;
+  options.ringOrders = c.ringOrders;
   auto schedule = algorithm->build(shape, c.rank, options);
   if (!schedule.isOk()) return schedule.status().withContext(std::string("building ") + algorithm->name);
   LOOM_TRACE(kColl, "%s count=%zu %s: algorithm %s, %zu steps", collectiveName(kind), count, dataTypeName(type),

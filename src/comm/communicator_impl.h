@@ -28,6 +28,10 @@ struct Communicator::Impl {
   // What algorithms may assume about this communicator, fixed at init.
   AlgorithmContext algorithmContext;
   std::vector<int> groupOf;  // host index of each rank, in order of first appearance
+  // With several channels, rings in different orders (natural, reversed,
+  // strided) so that channels use different neighbour pairs and both
+  // directions of every link.
+  std::vector<std::vector<int>> ringOrders;
   AlgorithmOverride algorithmOverride;
 
   // Operations run one at a time, in the order they were issued (their

@@ -52,8 +52,7 @@ double inputValue(RedOpKind op, DataType t, int r, size_t i) {
 
 double dataValue(int r, size_t i) { return static_cast<double>((r * 131 + i * 7) % 97); }
 
-double reduced(RedOpKind op, DataType t, int nranks, size_t i, size_t inputIndex) {
-  (void)i;
+double reduced(RedOpKind op, DataType t, int nranks, size_t inputIndex) {
   double acc = inputValue(op, t, 0, inputIndex) * (op == RedOpKind::kPreMulSum ? 2 : 1);
   for (int r = 1; r < nranks; ++r) {
     double v = inputValue(op, t, r, inputIndex);
@@ -91,16 +90,36 @@ struct Buffer {
   }
 };
 
-// Compares `count` elements of `actual` with expected values; reports the first few.
-int checkElements(DataType t, const void* actual, const std::vector<double>& expected, const std::string& what) {
-  std::vector<unsigned char> want(expected.size() * dataTypeSize(t) + 8);
-  for (size_t i = 0; i < expected.size(); ++i) storeValue(t, want.data(), i, expected[i]);
+// Every value above repeats in the element index with these periods (the
+// moduli used), so buffers are filled by computing one period and tiling it:
+// the harness then costs about a memcpy per element, not the collective's
+// time many times over.
+constexpr size_t kReducePeriod = 132;  // lcm(2, 4, 3, 11)
+constexpr size_t kDataPeriod = 97;
+
+// Writes f(start + i) for i < count; f must repeat every `period` indices.
+template <typename F>
+void fillPeriodic(DataType t, void* dst, size_t count, size_t start, size_t period, F f) {
+  const size_t m = std::min(count, period);
+  for (size_t i = 0; i < m; ++i) storeValue(t, dst, i, f(start + i));
+  const size_t es = dataTypeSize(t);
+  auto* bytes = static_cast<unsigned char*>(dst);
+  for (size_t done = m; done < count;) {
+    size_t n = std::min(done, count - done);  // `done` is a whole number of periods
+    std::memcpy(bytes + done * es, bytes, n * es);
+    done += n;
+  }
+}
+
+// Compares `count` elements with `want`; reports the first few that differ.
+int checkElements(DataType t, const void* actual, const void* want, size_t count, const std::string& what) {
+  if (count == 0 || std::memcmp(actual, want, count * dataTypeSize(t)) == 0) return 0;
   int wrong = 0;
-  for (size_t i = 0; i < expected.size(); ++i) {
-    if (!sameElement(t, actual, want.data(), i)) {
+  for (size_t i = 0; i < count; ++i) {
+    if (!sameElement(t, actual, want, i)) {
       if (++wrong <= 3) {
         ADD_FAILURE() << what << ": element " << i << " is " << loadValue(t, actual, i) << ", expected "
-                      << loadValue(t, want.data(), i);
+                      << loadValue(t, want, i);
       }
     }
   }
@@ -113,11 +132,13 @@ struct Case {
   const char* transport;    // LOOM_TRANSPORT for the run
   const char* algorithm;    // forced through LOOM_ALGO ("" for send/recv)
   int ranksPerHost = 0;     // > 0: ranks pretend to sit on hosts of this many (LOOM_HOST_ID)
+  int channels = 1;         // LOOM_CHANNELS
 };
 
 void PrintTo(const Case& c, std::ostream* os) {
   *os << collectiveName(c.kind) << " by " << c.algorithm << " on " << c.nranks << " ranks over " << c.transport;
   if (c.ranksPerHost > 0) *os << ", " << c.ranksPerHost << " ranks per host";
+  if (c.channels > 1) *os << ", " << c.channels << " channels";
 }
 
 const char* overrideName(CollectiveKind kind) {
@@ -156,7 +177,8 @@ void runCase(Communicator& comm, CollectiveKind kind, DataType t, RedOpKind opKi
   void* recvbuf = inPlace ? storage.at(0) : separateOut.at(0);
   if (inPlace && kind == CollectiveKind::kAllGather) sendbuf = storage.at(r * count);
   if (inPlace && kind == CollectiveKind::kReduceScatter) recvbuf = storage.at(r * count);
-  for (size_t i = 0; i < inCount; ++i) storeValue(t, sendbuf, i, in(r, i));
+  const size_t period = reducing ? kReducePeriod : kDataPeriod;
+  fillPeriodic(t, sendbuf, inCount, 0, period, [&](size_t i) { return in(r, i); });
 
   Status s;
   switch (kind) {
@@ -178,31 +200,37 @@ void runCase(Communicator& comm, CollectiveKind kind, DataType t, RedOpKind opKi
       Status g = groupEnd();
       if (s.isOk()) s = g;
       ASSERT_TRUE(s.isOk()) << what << ": " << s.toString();
-      std::vector<double> mine(count), shifted(count);
-      for (size_t i = 0; i < count; ++i) mine[i] = in(r, i), shifted[i] = in(prev, i);
-      EXPECT_EQ(checkElements(t, self.at(0), mine, what + " (self)"), 0);
-      EXPECT_EQ(checkElements(t, recvbuf, shifted, what), 0);
+      Buffer mine(count, t), shifted(count, t);
+      fillPeriodic(t, mine.at(0), count, 0, period, [&](size_t i) { return in(r, i); });
+      fillPeriodic(t, shifted.at(0), count, 0, period, [&](size_t i) { return in(prev, i); });
+      EXPECT_EQ(checkElements(t, self.at(0), mine.at(0), count, what + " (self)"), 0);
+      EXPECT_EQ(checkElements(t, recvbuf, shifted.at(0), count, what), 0);
       return;
     }
   }
   ASSERT_TRUE(s.isOk()) << what << ": " << s.toString();
 
-  std::vector<double> expected(outCount);
-  bool checkOutput = true;
-  for (size_t i = 0; i < outCount; ++i) {
-    switch (kind) {
-      case CollectiveKind::kAllReduce: expected[i] = reduced(opKind, t, n, i, i); break;
-      case CollectiveKind::kReduce: expected[i] = reduced(opKind, t, n, i, i); break;
-      case CollectiveKind::kBroadcast: expected[i] = in(root, i); break;
-      case CollectiveKind::kAllGather: expected[i] = in(static_cast<int>(i / count), i % count); break;
-      case CollectiveKind::kReduceScatter: expected[i] = reduced(opKind, t, n, i, r * count + i); break;
-      case CollectiveKind::kAllToAll: expected[i] = in(static_cast<int>(i / count), r * count + i % count); break;
-      default: break;
-    }
+  Buffer want(outCount, t);
+  auto total = [&](size_t i) { return reduced(opKind, t, n, i); };
+  switch (kind) {
+    case CollectiveKind::kAllReduce:
+    case CollectiveKind::kReduce: fillPeriodic(t, want.at(0), outCount, 0, period, total); break;
+    case CollectiveKind::kReduceScatter: fillPeriodic(t, want.at(0), count, r * count, period, total); break;
+    case CollectiveKind::kBroadcast:
+      fillPeriodic(t, want.at(0), count, 0, period, [&](size_t i) { return in(root, i); });
+      break;
+    case CollectiveKind::kAllGather:
+    case CollectiveKind::kAllToAll:
+      // Block q comes from rank q: its input block 0 (AllGather) or r (AllToAll).
+      for (int q = 0; q < n; ++q) {
+        size_t from = kind == CollectiveKind::kAllToAll ? r * count : 0;
+        fillPeriodic(t, want.at(q * count), count, from, period, [&](size_t i) { return in(q, i); });
+      }
+      break;
+    default: break;
   }
-  if (kind == CollectiveKind::kReduce && r != root) checkOutput = false;
-  if (checkOutput) {
-    EXPECT_EQ(checkElements(t, recvbuf, expected, what), 0);
+  if (!(kind == CollectiveKind::kReduce && r != root)) {
+    EXPECT_EQ(checkElements(t, recvbuf, want.at(0), outCount, what), 0);
   }
   if (!inPlace) {
     EXPECT_TRUE(separateOut.guardIntact(outCount)) << what << ": wrote past the end of recvbuff";
@@ -218,6 +246,7 @@ TEST_P(CollectiveMatrix, MatchesReference) {
   setenv("LOOM_TRANSPORT", c.transport, 1);
   std::string forced = *c.algorithm ? std::string(overrideName(c.kind)) + ":" + c.algorithm : "";
   setenv("LOOM_ALGO", forced.c_str(), 1);
+  setenv("LOOM_CHANNELS", std::to_string(c.channels).c_str(), 1);
   reloadConfigForTesting();
   auto outcomes = testing::runRanks(c.nranks, [&](int rank, const UniqueId& id) {
     if (c.ranksPerHost > 0) {
@@ -275,6 +304,10 @@ std::vector<Case> allCases() {
       for (int n : {2, 3}) cases.push_back({k, n, "tcp", a.name});
     }
   }
+  // Several channels, each a ring in its own order (natural, reversed, strided).
+  for (CollectiveKind k : findAlgorithm("ring")->collectives) {
+    for (int n : {4, 5}) cases.push_back({k, n, "auto", "ring", 0, 3});
+  }
   for (int n : {1, 2, 3, 4, 5, 6, 8}) cases.push_back({CollectiveKind::kSendRecv, n, "auto", ""});
   cases.push_back({CollectiveKind::kSendRecv, 3, "tcp", ""});
   return cases;
@@ -284,7 +317,8 @@ INSTANTIATE_TEST_SUITE_P(All, CollectiveMatrix, ::testing::ValuesIn(allCases()),
                          [](const ::testing::TestParamInfo<Case>& info) {
                            const Case& c = info.param;
                            return std::string(collectiveName(c.kind)) + "_" + (*c.algorithm ? c.algorithm : "p2p") +
-                                  "_" + std::to_string(c.nranks) + "ranks_" + c.transport;
+                                  "_" + std::to_string(c.nranks) + "ranks_" + c.transport +
+                                  (c.channels > 1 ? "_" + std::to_string(c.channels) + "channels" : "");
                          });
 
 // The largest size the issue asks for, 64 MiB, on all-reduce.
@@ -294,6 +328,7 @@ TEST_P(LargeAllReduce, SixtyFourMiB) {
   const int nranks = GetParam();
   setenv("LOOM_TRANSPORT", "auto", 1);
   setenv("LOOM_ALGO", "", 1);
+  setenv("LOOM_CHANNELS", "1", 1);
   reloadConfigForTesting();
   auto outcomes = testing::runCommRanks(nranks, [&](Communicator& comm) {
     for (DataType t : {DataType::kFloat32, DataType::kBfloat16}) {

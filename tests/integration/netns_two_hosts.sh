@@ -46,7 +46,7 @@ run() {
     local ns=$nsA
     [ "$rank" -ge 2 ] && ns=$nsB
     ip netns exec "$ns" env RANK=$rank WORLD_SIZE=4 MASTER_ADDR="$addrA" MASTER_PORT=$port \
-      LOOM_SECRET="netns-test-$$" LOOM_TIMEOUT_S=30 LOOM_ALGO="$algo" \
+      LOOM_SECRET="netns-test-$$" LOOM_TIMEOUT_S=30 LOOM_ALGO="$algo" LOOM_DEBUG=INFO LOOM_DEBUG_SUBSYS=INIT \
       timeout 120 "$perf" "$@" >"$out/$rank.out" 2>"$out/$rank.err" &
     pids+=($!)
   done
@@ -62,6 +62,10 @@ run() {
     if ! awk '/^ +[0-9]/ { rows++; if ($9 != 0 || $13 != 0) bad++ } END { exit !(rows > 0 && bad == 0) }' "$out/0.out"; then
       ok=0
     fi
+    # Each rank reaches the other namespace over TCP and its own over shared memory.
+    for rank in 0 1 2 3; do
+      grep -q "2 peer(s) over TCP, 2 over shared memory" "$out/$rank.err" || ok=0
+    done
   else
     [ "$codes" != " 0 0 0 0" ] || ok=0
     grep -q "cannot run" "$out"/*.err || ok=0
@@ -85,7 +89,7 @@ run "allreduce all types and ops" ok "" --coll allreduce -b 8 -e 64K -f 32 -n 1 
 # Every registered algorithm, forced, for the collectives it implements.
 for spec in "allreduce:ring" "allgather:ring" "reducescatter:ring" "broadcast:ring" "reduce:ring" \
             "allreduce:tree" "broadcast:tree" "reduce:tree" \
-            "allreduce:hier" "allgather:hier" "reducescatter:hier" "broadcast:hier" \
+            "allreduce:hier" "allgather:hier" "reducescatter:hier" "broadcast:hier" "reduce:hier" \
             "allreduce:rhd" "alltoall:direct" "alltoall:pairwise" "alltoall:hier"; do
   coll=${spec%%:*}
   name=${spec#*:}
