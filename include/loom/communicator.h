@@ -74,6 +74,9 @@ class LOOM_API Event {
 
 struct CommOptions {
   std::string name;  // shown in logs
+  // Algorithm rules for this communicator in LOOM_ALGO syntax ("ring",
+  // "allreduce:tree;broadcast:ring", "^ring"); empty: LOOM_ALGO's.
+  std::string algorithm;
 };
 
 class LOOM_API Communicator {

@@ -61,7 +61,7 @@ Result<std::unique_ptr<Communicator::Impl>> join(const UniqueIdFields& id, int n
   impl->nranks = nranks;
   impl->name = options.name;
   impl->channels = config().channels;
-  auto override = AlgorithmOverride::parse(config().algorithm);
+  auto override = AlgorithmOverride::parse(options.algorithm.empty() ? config().algorithm : options.algorithm);
   if (!override.isOk()) return override.status();
   impl->algorithmOverride = std::move(override.value());
   auto boot = Bootstrap::join(id, rank, nranks);
