@@ -12,18 +12,10 @@
 #include <vector>
 
 #include "algorithms/all_to_all.h"
+#include "algorithms/partition.h"
 
 namespace loom {
 namespace {
-
-size_t splitPoint(size_t total, size_t i, size_t parts) {
-  return static_cast<size_t>(static_cast<unsigned __int128>(total) * i / parts);
-}
-
-int mod(long a, int n) {
-  long r = a % n;
-  return static_cast<int>(r < 0 ? r + n : r);
-}
 
 // Whether `rank` receives `peer`'s block through scratch. Each pair picks one
 // side; splitting by ring distance spreads the scratch evenly over the ranks.
@@ -32,10 +24,6 @@ bool receivesThroughScratch(int rank, int peer, int nranks) {
   const int behind = nranks - ahead;
   return ahead < behind || (ahead == behind && rank < peer);
 }
-
-Slice in(size_t offset, size_t count) { return {BufferId::kInput, offset, count}; }
-Slice out(size_t offset, size_t count) { return {BufferId::kOutput, offset, count}; }
-Slice scratch(size_t offset, size_t count) { return {BufferId::kScratch, offset, count}; }
 
 Status validate(const char* name, const CollectiveShape& shape, int rank, const BuildOptions& options) {
   const int n = shape.nranks;
@@ -63,9 +51,13 @@ Part partOf(size_t count, size_t c, size_t channels) {
 }
 
 // Calls `fn(offset, size)` for each pipeline slice of [base, base + len).
+// The count is sliceCount's (partition.h) except for an empty range with
+// pipelining, which gets no slice here and one empty slice there. No caller
+// passes an empty range (empty channel parts are skipped), so the two agree
+// on every call made, but they are not the same function and stay apart.
 template <typename Fn>
 void forSlices(size_t base, size_t len, size_t P, Fn fn) {
-  const size_t slices = P == 0 ? 1 : len / P + (len % P != 0);
+  const size_t slices = P == 0 ? 1 : ceilDiv(len, P);
   for (size_t j = 0; j < slices; ++j) {
     const size_t a = splitPoint(len, j, slices);
     fn(base + a, splitPoint(len, j + 1, slices) - a);
@@ -111,19 +103,10 @@ Result<Schedule> buildAllToAll(const CollectiveShape& shape, int rank, const Bui
   sched.channels.resize(k);
   for (size_t c = 0; c < k; ++c) {
     std::vector<Step>& steps = sched.channels[c].steps;
-    const size_t lo = splitPoint(count, c, k);
-    const size_t len = splitPoint(count, c + 1, k) - lo;
+    const Part part = partOf(count, c, k);
+    const size_t lo = part.lo;
+    const size_t len = part.len;
     if (len == 0) continue;
-    const size_t slices = P == 0 ? 1 : len / P + (len % P != 0);
-    // Calls `fn(offset, size)` for each pipeline slice of this channel's part
-    // of a block.
-    auto forSlices = [&](auto fn) {
-      for (size_t j = 0; j < slices; ++j) {
-        const size_t a = lo + splitPoint(len, j, slices);
-        const size_t b = lo + splitPoint(len, j + 1, slices);
-        fn(a, b - a);
-      }
-    };
     if (n == 1) {
       steps.push_back(Step::copy(in(lo, len), out(lo, len)));
       continue;
@@ -132,7 +115,7 @@ Result<Schedule> buildAllToAll(const CollectiveShape& shape, int rank, const Bui
     for (int d = 1; d < n; ++d) {
       const int p = mod(rank + d, n);
       const size_t block = static_cast<size_t>(p) * count;
-      forSlices([&](size_t a, size_t m) { steps.push_back(Step::send(p, in(block + a, m))); });
+      forSlices(block + lo, len, P, [&](size_t a, size_t m) { steps.push_back(Step::send(p, in(a, m))); });
     }
     steps.push_back(Step::copy(in(self * count + lo, len), out(self * count + lo, len)));
     for (int d = 1; d < n; ++d) {
@@ -140,13 +123,13 @@ Result<Schedule> buildAllToAll(const CollectiveShape& shape, int rank, const Bui
       const long slot = slotOf[static_cast<size_t>(q)];
       if (slot < 0) continue;
       const size_t base = static_cast<size_t>(slot) * count;
-      forSlices([&](size_t a, size_t m) { steps.push_back(Step::recv(q, scratch(base + a, m))); });
+      forSlices(base + lo, len, P, [&](size_t a, size_t m) { steps.push_back(Step::recv(q, scratch(a, m))); });
     }
     for (int d = 1; d < n; ++d) {
       const int q = mod(rank - d, n);
       if (slotOf[static_cast<size_t>(q)] >= 0) continue;
       const size_t block = static_cast<size_t>(q) * count;
-      forSlices([&](size_t a, size_t m) { steps.push_back(Step::recv(q, out(block + a, m))); });
+      forSlices(block + lo, len, P, [&](size_t a, size_t m) { steps.push_back(Step::recv(q, out(a, m))); });
     }
     for (int d = 1; d < n; ++d) {
       const int q = mod(rank - d, n);

@@ -17,35 +17,10 @@
 
 #include <algorithm>
 
+#include "algorithms/partition.h"
+
 namespace loom {
 namespace {
-
-struct Range {
-  size_t lo = 0;
-  size_t hi = 0;
-  size_t size() const { return hi - lo; }
-  bool empty() const { return hi == lo; }
-};
-
-// 128-bit so that huge counts cannot overflow the product.
-size_t splitPoint(size_t total, size_t i, size_t parts) {
-  return static_cast<size_t>(static_cast<unsigned __int128>(total) * i / parts);
-}
-
-Range pieceOf(Range whole, size_t i, size_t parts) {
-  return {whole.lo + splitPoint(whole.size(), i, parts), whole.lo + splitPoint(whole.size(), i + 1, parts)};
-}
-
-size_t ceilDiv(size_t a, size_t b) { return a / b + (a % b != 0); }
-
-int mod(long a, int n) {
-  long r = a % n;
-  return static_cast<int>(r < 0 ? r + n : r);
-}
-
-Slice in(Range r) { return {BufferId::kInput, r.lo, r.size()}; }
-Slice out(Range r) { return {BufferId::kOutput, r.lo, r.size()}; }
-Slice scratch(size_t offset, size_t count) { return {BufferId::kScratch, offset, count}; }
 
 // Peers in the order a rank sends to them (r+1, r+2, ...) and receives from
 // them (r-1, r-2, ...): rank r-1 sends to r first, so r waits on the message

@@ -20,37 +20,10 @@
 
 #include <algorithm>
 
+#include "algorithms/partition.h"
+
 namespace loom {
 namespace {
-
-struct Range {
-  size_t lo = 0;
-  size_t hi = 0;
-  size_t size() const { return hi - lo; }
-  bool empty() const { return hi == lo; }
-};
-
-// 128-bit so that huge counts cannot overflow the product.
-size_t splitPoint(size_t total, size_t i, size_t parts) {
-  return static_cast<size_t>(static_cast<unsigned __int128>(total) * i / parts);
-}
-
-Range pieceOf(Range whole, size_t i, size_t parts) {
-  return {whole.lo + splitPoint(whole.size(), i, parts), whole.lo + splitPoint(whole.size(), i + 1, parts)};
-}
-
-Range intersect(Range a, Range b) {
-  const size_t lo = std::max(a.lo, b.lo);
-  const size_t hi = std::min(a.hi, b.hi);
-  return lo < hi ? Range{lo, hi} : Range{lo, lo};
-}
-
-size_t ceilDiv(size_t a, size_t b) { return a / b + (a % b != 0); }
-
-size_t sliceCount(size_t m, size_t pipelineElements) {
-  if (pipelineElements == 0 || m == 0) return 1;
-  return ceilDiv(m, pipelineElements);
-}
 
 int floorPowerOfTwo(int n) {
   int p = 1;
@@ -58,6 +31,9 @@ int floorPowerOfTwo(int n) {
   return p;
 }
 
+// A range of any buffer, the buffer chosen at run time (the in/out/scratch of
+// partition.h fix it); `base` rebases a range of the flat n·count array onto
+// a buffer that holds only the part starting there.
 Slice at(BufferId b, Range r, size_t base = 0) { return {b, r.lo - base, r.size()}; }
 
 // Sends or receives one range as pieces of at most P elements. Both ends cut

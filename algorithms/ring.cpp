@@ -16,43 +16,10 @@
 #include <vector>
 
 #include "algorithms/algorithm.h"
+#include "algorithms/partition.h"
 
 namespace loom {
 namespace {
-
-struct Range {
-  size_t lo = 0;
-  size_t hi = 0;
-  size_t size() const { return hi - lo; }
-  bool empty() const { return hi == lo; }
-};
-
-// Boundary i of `parts` near-equal pieces of `total`; 128-bit so that huge
-// counts cannot overflow the product.
-size_t splitPoint(size_t total, size_t i, size_t parts) {
-  return static_cast<size_t>(static_cast<unsigned __int128>(total) * i / parts);
-}
-
-Range pieceOf(Range whole, size_t i, size_t parts) {
-  return {whole.lo + splitPoint(whole.size(), i, parts), whole.lo + splitPoint(whole.size(), i + 1, parts)};
-}
-
-size_t ceilDiv(size_t a, size_t b) { return a / b + (a % b != 0); }
-
-// How many pipeline slices a range of m elements needs so that none exceeds P.
-size_t sliceCount(size_t m, size_t pipelineElements) {
-  if (pipelineElements == 0 || m == 0) return 1;
-  return ceilDiv(m, pipelineElements);
-}
-
-int mod(long a, int n) {
-  long r = a % n;
-  return static_cast<int>(r < 0 ? r + n : r);
-}
-
-Slice in(size_t offset, size_t count) { return {BufferId::kInput, offset, count}; }
-Slice out(size_t offset, size_t count) { return {BufferId::kOutput, offset, count}; }
-Slice scratch(size_t offset, size_t count) { return {BufferId::kScratch, offset, count}; }
 
 // One channel's ring: `order[i]` is the rank at position i.
 struct Ring {

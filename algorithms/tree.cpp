@@ -45,47 +45,16 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "algorithms/partition.h"
+
 namespace loom {
 namespace {
-
-struct Range {
-  size_t lo = 0;
-  size_t hi = 0;
-  size_t size() const { return hi - lo; }
-  bool empty() const { return hi == lo; }
-};
-
-// Boundary i of `parts` near-equal pieces of `total`, in 128 bits so that huge
-// counts cannot overflow.
-size_t splitPoint(size_t total, size_t i, size_t parts) {
-  return static_cast<size_t>(static_cast<unsigned __int128>(total) * i / parts);
-}
-
-Range pieceOf(Range whole, size_t i, size_t parts) {
-  return {whole.lo + splitPoint(whole.size(), i, parts), whole.lo + splitPoint(whole.size(), i + 1, parts)};
-}
-
-size_t ceilDiv(size_t a, size_t b) { return a / b + (a % b != 0); }
-
-size_t sliceCount(size_t m, size_t pipelineElements) {
-  if (pipelineElements == 0 || m == 0) return 1;
-  return ceilDiv(m, pipelineElements);
-}
-
-int mod(long a, int n) {
-  long r = a % n;
-  return static_cast<int>(r < 0 ? r + n : r);
-}
 
 int floorLog2(int64_t x) {
   int l = 0;
   while (x > 1) x >>= 1, ++l;
   return l;
 }
-
-Slice in(Range r) { return {BufferId::kInput, r.lo, r.size()}; }
-Slice out(Range r) { return {BufferId::kOutput, r.lo, r.size()}; }
-Slice scratch(size_t offset, size_t count) { return {BufferId::kScratch, offset, count}; }
 
 // The in-order binary tree on positions 1..m (see the top of the file).
 // Positions are 64-bit so that doubling a lowest bit cannot overflow.

@@ -56,6 +56,15 @@ class Backend {
 
   // Called on a fatal error so that peers fail fast instead of timing out.
   virtual void abort() {}
+
+  // A backend whose measured collectives use the algorithm rules `rules`
+  // (LOOM_ALGO syntax). Every rank calls it, in the same order. The result's
+  // helper calls (barrier, time and #wrong reductions, allGatherBytes) stay
+  // on this backend, so they work whatever algorithm is forced, and it must
+  // be destroyed before this one.
+  virtual Result<std::unique_ptr<Backend>> withAlgorithm(const std::string& rules) {
+    return Status::invalidArgument("%s cannot force an algorithm ('%s')", name(), rules.c_str());
+  }
 };
 
 // `blocking` (-z 1) passes no stream, so each call returns when it is done;

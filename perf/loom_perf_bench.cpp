@@ -292,6 +292,12 @@ Status printHeader(const Options& o, Backend& loom, const std::string& launchDes
        " iterations\n";
   s += "# GPU: " + gpuAvailability() + "\n";
   if (const char* algo = std::getenv("LOOM_ALGO")) s += std::string("# algorithm forced: LOOM_ALGO=") + algo + "\n";
+  if (!o.algorithms.empty()) {
+    std::string names;
+    for (const std::string& n : o.algorithms) names += (names.empty() ? "" : ", ") + n;
+    s += "# algorithms: " + names + " (a section each, on a communicator split with CommOptions::algorithm " +
+         collectiveFlagName(o.collective) + ":<name>)\n";
+  }
   s += "#\n# Using devices\n";
   for (size_t r = 0; r < all.size(); ++r) {
     all[r].host[sizeof(all[r].host) - 1] = '\0';
@@ -300,7 +306,8 @@ Status printHeader(const Options& o, Backend& loom, const std::string& launchDes
     s += line;
   }
   s += "#\n";
-  s += formatColumnHeader();
+  // With several algorithms each section has its own column header.
+  if (o.algorithms.empty()) s += formatColumnHeader();
   print(s);
   return Status::ok();
 }
@@ -318,6 +325,95 @@ std::string summary(const char* label, const std::vector<Row>& rows) {
   return s;
 }
 
+// The library refuses a forced algorithm that cannot run on this
+// communicator with a message containing this (plan/algorithm_override.cpp).
+constexpr const char kCannotRun[] = "cannot run it";
+
+bool cannotRunHere(const Status& status) {
+  return !status.isOk() && status.message().find(kCannotRun) != std::string::npos;
+}
+
+// The library's reason, without the "LOOM_ALGO='...' forces X to ..." prefix.
+std::string skipReason(const Status& status) {
+  const std::string& m = status.message();
+  const std::string marker = std::string(kCannotRun) + ": ";
+  size_t at = m.find(marker);
+  return at == std::string::npos ? m : m.substr(at + marker.size());
+}
+
+// Buffers for probeAlgorithm; they must outlive the backend a probe ran on.
+struct ProbeBuffers {
+  Buffer send;
+  Buffer recv;
+};
+
+// One small call of the collective on `b`. The algorithm is chosen when a
+// call is issued, from the rules and from facts every rank shares (the hosts
+// of all ranks), so every rank is refused alike, before anything is sent;
+// the refusals are still counted over all ranks, so that a disagreement is an
+// error rather than a hang. Returns "" when the algorithm runs, else why not.
+Result<std::string> probeAlgorithm(const Options& o, Backend& b, ProbeBuffers* buffers) {
+  const int n = b.size();
+  CollectiveLayout l = layoutFor(o.collective, o.minBytes, DataType::kFloat32, n);
+  CollectiveCall c;
+  c.kind = o.collective;
+  c.type = DataType::kFloat32;
+  c.op = RedOpKind::kSum;
+  c.root = hasRoot(o.collective) && !o.allRoots && o.root < n ? o.root : 0;
+  c.count = std::clamp<size_t>(l.paramCount, 1, 1024);
+  const size_t bytes = c.count * sizeof(float) * static_cast<size_t>(n);
+  LOOM_ASSIGN_OR_RETURN(buffers->send, allocateBuffer(bytes));
+  LOOM_ASSIGN_OR_RETURN(buffers->recv, allocateBuffer(bytes));
+  c.send = buffers->send.get();
+  c.recv = buffers->recv.get();
+  Status launched = b.launch(c);
+  if (!launched.isOk() && !cannotRunHere(launched)) return launched;
+  LOOM_ASSIGN_OR_RETURN(int64_t refused, b.allReduceSum(launched.isOk() ? 0 : 1));
+  if (refused == 0) {
+    LOOM_RETURN_IF_ERROR(b.complete());
+    return std::string();
+  }
+  if (refused == n) return skipReason(launched);
+  return Status::internal("%lld of %d ranks were refused the forced algorithm (%s) and the others were not; "
+                          "ranks must agree on whether an algorithm can run",
+                          static_cast<long long>(refused), n,
+                          launched.isOk() ? "this rank was not" : launched.message().c_str());
+}
+
+// One section for `name`: a communicator split off with the algorithm
+// forced, the probe, the sweep. `result` gets the rows or the skip reason.
+Status runAlgorithmSection(const Options& o, Backend& loom, const std::string& name, AlgorithmRows* result) {
+  const bool printing = loom.rank() == 0;
+  result->name = name;
+  const std::string rules = std::string(collectiveFlagName(o.collective)) + ":" + name;
+  auto skip = [&](const std::string& reason) {
+    result->skipped = reason;
+    if (printing) print("# algorithm " + name + ": skipped: " + reason + "\n#\n");
+    return Status::ok();
+  };
+  ProbeBuffers probeBuffers;  // declared first: outlives the backend that may still use them
+  Result<std::unique_ptr<Backend>> derived = loom.withAlgorithm(rules);
+  if (!derived.isOk()) {
+    // The library may equally refuse when the communicator is created.
+    if (cannotRunHere(derived.status())) return skip(skipReason(derived.status()));
+    return derived.status().withContext("creating the communicator for algorithm " + name);
+  }
+  Backend& b = *derived.value();
+  auto fail = [&](const Status& status) {
+    // Abort before the backend is destroyed: destroying it waits for its work.
+    b.abort();
+    return status.withContext("algorithm " + name);
+  };
+  Result<std::string> probe = probeAlgorithm(o, b, &probeBuffers);
+  if (!probe.isOk()) return fail(probe.status());
+  if (!probe.value().empty()) return skip(probe.value());
+  if (printing) print("# algorithm: " + name + "\n" + formatColumnHeader());
+  Result<std::vector<Row>> rows = runSweep(o, b);
+  if (!rows.isOk()) return fail(rows.status());
+  result->rows = std::move(rows.value());
+  return Status::ok();
+}
+
 }  // namespace
 
 Result<std::vector<Row>> runSweep(const Options& options, Backend& backend) {
@@ -325,8 +421,47 @@ Result<std::vector<Row>> runSweep(const Options& options, Backend& backend) {
   return sweep.run();
 }
 
+namespace {
+
+// -a all / -a a,b,c: a section per algorithm, MPI's rows once, the table.
+Result<int> runAlgorithmSections(const Options& o, Backend& loom, Backend* mpi) {
+  const bool printing = loom.rank() == 0;
+  std::vector<AlgorithmRows> sections;
+  int64_t wrong = 0;
+  for (const std::string& name : o.algorithms) {
+    AlgorithmRows section;
+    LOOM_RETURN_IF_ERROR(runAlgorithmSection(o, loom, name, &section));
+    if (section.skipped.empty()) {
+      if (printing) print(summary("", section.rows));
+      wrong += totalWrong(section.rows);
+    }
+    sections.push_back(std::move(section));
+  }
+  std::vector<Row> mpiRows;
+  if (mpi != nullptr) {
+    if (printing) {
+      print("# Comparison: the same sweep through " + mpi->description() + "\n" +
+            "# (mpi rows: same columns; skipped combinations are listed)\n#\n" + formatColumnHeader());
+    }
+    LOOM_ASSIGN_OR_RETURN(mpiRows, runSweep(o, *mpi));
+    if (printing) print(summary("mpi ", mpiRows));
+    wrong += totalWrong(mpiRows);
+  }
+  if (printing) print(formatAlgorithmTable(sections, mpi != nullptr ? &mpiRows : nullptr) + "#\n");
+  return wrong == 0 ? 0 : 1;
+}
+
+}  // namespace
+
 Result<int> runBenchmark(const Options& o, Backend& loom, Backend* mpi, const std::string& launchDescription) {
   LOOM_RETURN_IF_ERROR(printHeader(o, loom, launchDescription));
+  if (!o.algorithms.empty()) {
+    LOOM_ASSIGN_OR_RETURN(int code, runAlgorithmSections(o, loom, mpi));
+    if (loom.rank() == 0) {
+      print(std::string("# Collective test concluded: loom-perf --coll ") + collectiveFlagName(o.collective) + "\n");
+    }
+    return code;
+  }
   LOOM_ASSIGN_OR_RETURN(std::vector<Row> loomRows, runSweep(o, loom));
   const bool printing = loom.rank() == 0;
   if (printing) print(summary("", loomRows));

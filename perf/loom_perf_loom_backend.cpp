@@ -8,7 +8,12 @@ namespace {
 
 class LoomBackend : public Backend {
  public:
-  LoomBackend(std::unique_ptr<Communicator> comm, bool blocking) : comm_(std::move(comm)) {
+  // `control` (nullptr: `comm` itself) carries the helper calls, so that they
+  // do not depend on the algorithm `comm` is forced to use.
+  LoomBackend(std::unique_ptr<Communicator> comm, bool blocking, Communicator* control = nullptr,
+              std::string rules = "")
+      : comm_(std::move(comm)), control_(control != nullptr ? control : comm_.get()), blocking_(blocking),
+        rules_(std::move(rules)) {
     if (!blocking) stream_ = std::make_unique<Stream>();
   }
 
@@ -20,8 +25,10 @@ class LoomBackend : public Backend {
 
   const char* name() const override { return "loom"; }
   std::string description() const override {
-    return stream_ ? "Loom, calls enqueued on one loom::Stream, synchronized after each timed loop"
-                   : "Loom, blocking calls (no stream)";
+    std::string s = stream_ ? "Loom, calls enqueued on one loom::Stream, synchronized after each timed loop"
+                            : "Loom, blocking calls (no stream)";
+    if (!rules_.empty()) s += "; algorithm rules '" + rules_ + "'";
+    return s;
   }
   int rank() const override { return comm_->rank(); }
   int size() const override { return comm_->size(); }
@@ -80,7 +87,7 @@ class LoomBackend : public Backend {
   Status barrier() override {
     int32_t one = 1;
     int32_t sum = 0;
-    return comm_->allReduce(&one, &sum, 1, DataType::kInt32, RedOp::sum(), nullptr);
+    return control_->allReduce(&one, &sum, 1, DataType::kInt32, RedOp::sum(), nullptr);
   }
 
   Result<double> allReduceDouble(double value, Reduction reduction) override {
@@ -88,24 +95,38 @@ class LoomBackend : public Backend {
                      : reduction == Reduction::kMin ? RedOpKind::kMin
                                                     : RedOpKind::kMax;
     double out = 0;
-    LOOM_RETURN_IF_ERROR(comm_->allReduce(&value, &out, 1, DataType::kFloat64, RedOp::builtin(kind), nullptr));
+    LOOM_RETURN_IF_ERROR(control_->allReduce(&value, &out, 1, DataType::kFloat64, RedOp::builtin(kind), nullptr));
     return out;
   }
 
   Result<int64_t> allReduceSum(int64_t value) override {
     int64_t out = 0;
-    LOOM_RETURN_IF_ERROR(comm_->allReduce(&value, &out, 1, DataType::kInt64, RedOp::sum(), nullptr));
+    LOOM_RETURN_IF_ERROR(control_->allReduce(&value, &out, 1, DataType::kInt64, RedOp::sum(), nullptr));
     return out;
   }
 
   Status allGatherBytes(const void* mine, size_t bytes, void* all) override {
-    return comm_->allGather(mine, all, bytes, DataType::kUint8, nullptr);
+    return control_->allGather(mine, all, bytes, DataType::kUint8, nullptr);
   }
 
   void abort() override { comm_->abort(); }
 
+  Result<std::unique_ptr<Backend>> withAlgorithm(const std::string& rules) override {
+    // One color for everyone and the rank as key: the same ranks in the same
+    // order, with only the algorithm rules changed.
+    CommOptions options;
+    options.name = "loom-perf " + rules;
+    options.algorithm = rules;
+    LOOM_ASSIGN_OR_RETURN(std::unique_ptr<Communicator> derived, control_->split(0, control_->rank(), options));
+    if (derived == nullptr) return Status::internal("split(0, ...) left rank %d out", control_->rank());
+    return std::unique_ptr<Backend>(std::make_unique<LoomBackend>(std::move(derived), blocking_, control_, rules));
+  }
+
  private:
   std::unique_ptr<Communicator> comm_;
+  Communicator* control_;  // comm_ itself, or the communicator comm_ was split from
+  bool blocking_;
+  std::string rules_;
   std::unique_ptr<Stream> stream_;
 };
 

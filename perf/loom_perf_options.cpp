@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "loom_perf_algorithms.h"
+
 namespace loom::perf {
 namespace {
 
@@ -125,6 +127,22 @@ Status parseTypes(const char* text, std::vector<DataType>* types) {
       text);
 }
 
+// "<indent><collective>: ring, tree, ..." per collective that has a choice.
+std::string algorithmListText() {
+  std::string s;
+  for (CollectiveKind kind : {CollectiveKind::kAllReduce, CollectiveKind::kBroadcast, CollectiveKind::kReduce,
+                              CollectiveKind::kAllGather, CollectiveKind::kReduceScatter, CollectiveKind::kAllToAll}) {
+    s += std::string(27, ' ') + collectiveFlagName(kind) + ":";
+    const char* sep = " ";
+    for (const std::string& name : algorithmsFor(kind)) {
+      s += sep + name;
+      sep = ", ";
+    }
+    s += "\n";
+  }
+  return s;
+}
+
 }  // namespace
 
 bool parseCollectiveName(const std::string& name, CollectiveKind* kind) {
@@ -194,6 +212,12 @@ std::string usageText(const char* program) {
          "                         (default 3: the slowest rank bounds the collective)\n"
          "  -a, --algo ALGO        a name instead of a number forces the algorithm, in\n"
          "                         LOOM_ALGO syntax: ring, allreduce:tree;broadcast:ring, ^ring\n"
+         "  -a, --algo all|A,B,... one launch, one section per algorithm (ring,tree,rhd:\n"
+         "                         those; all: every algorithm of the collective), then a\n"
+         "                         table of out-of-place busbw per size and algorithm with\n"
+         "                         the best; one that cannot run here is skipped, with why.\n"
+         "                         all runs, per collective:\n" +
+         algorithmListText() +
          "  -z, --blocking 0|1     1: every call completes before the next (no stream)\n"
          "  -T, --timeout SECONDS  sets LOOM_TIMEOUT_S for this run\n"
          "  -g, --ngpus 1          accepted for compatibility; only 1\n"
@@ -240,6 +264,8 @@ Result<Options> parseOptions(int argc, char** argv, CollectiveKind defaultCollec
   opterr = 0;
   bool sawFactor = false;
   bool sawStep = false;
+  std::string algoText;  // -a NAME / --algo: read once the collective is known
+  std::string algoFlag;
   long long v = 0;
   for (;;) {
     int longIndex = -1;
@@ -293,10 +319,14 @@ Result<Options> parseOptions(int argc, char** argv, CollectiveKind defaultCollec
           LOOM_RETURN_IF_ERROR(parseCount(flag, arg, 0, 3, &v));
           o.timeAggregation = static_cast<TimeAggregation>(v);
         } else {
-          o.algorithm = arg;
+          algoText = arg;
+          algoFlag = flag;
         }
         break;
-      case kAlgo: o.algorithm = arg; break;
+      case kAlgo:
+        algoText = arg;
+        algoFlag = flag;
+        break;
       case 'p':
       case 'C': LOOM_RETURN_IF_ERROR(parseCount(flag, arg, 0, 1, &v)); break;
       case 'c':
@@ -372,6 +402,11 @@ Result<Options> parseOptions(int argc, char** argv, CollectiveKind defaultCollec
   }
   if (o.stepBytes == 0 && o.minBytes == 0) {
     return Status::invalidArgument("-b 0 with a step factor would never grow; start at -b 1 or more, or use -i");
+  }
+  if (!algoText.empty()) {
+    LOOM_ASSIGN_OR_RETURN(AlgorithmSelection selection, parseAlgorithmSelection(algoFlag, algoText, o.collective));
+    o.algorithm = selection.rules;
+    o.algorithms = selection.perSection;
   }
   return o;
 }

@@ -34,7 +34,10 @@ struct Options {
   int ranks = 0;  // --ranks N: fork N rank processes (0: not given)
   bool compareMpi = false;
   int timeoutSeconds = 0;  // -T: exported as LOOM_TIMEOUT_S when set
-  std::string algorithm;   // -a NAME / --algo: exported as LOOM_ALGO when set
+  std::string algorithm;   // -a NAME / --algo: LOOM_ALGO rules, exported for the whole run when set
+  // -a all / -a ring,tree: one section per algorithm, each on a communicator
+  // split from the first with CommOptions::algorithm "<collective>:<name>".
+  std::vector<std::string> algorithms;
   bool help = false;
 };
 

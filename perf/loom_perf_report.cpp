@@ -1,8 +1,11 @@
 #include "loom_perf_report.h"
 
+#include <algorithm>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <map>
+#include <tuple>
 
 namespace loom::perf {
 namespace {
@@ -98,6 +101,77 @@ std::string formatRatioTable(const std::vector<Row>& loom, const std::vector<Row
     std::string in = m ? ratio(l.inPlace.busBw, m->inPlace.busBw) : "-";
     s += sformat("%12zu  %8s  %6s  %6d  %12s  %12s\n", l.bytes, dataTypeName(l.type), opLabel(l), l.root, out.c_str(),
                  in.c_str());
+  }
+  return s;
+}
+
+std::string formatAlgorithmTable(const std::vector<AlgorithmRows>& algorithms, const std::vector<Row>* mpi) {
+  using Key = std::tuple<int, int, int, size_t>;  // type, op, root, size: a row's identity across sections
+  auto keyOf = [](const Row& r) {
+    return Key{static_cast<int>(r.type), r.reducing ? static_cast<int>(r.op) : -1, r.root, r.bytes};
+  };
+  // Lines in the order the sweep produced them (first section that ran).
+  std::vector<const Row*> order;
+  std::map<Key, size_t> lineOf;
+  std::vector<const AlgorithmRows*> ran;
+  for (const AlgorithmRows& a : algorithms) {
+    if (!a.skipped.empty()) continue;
+    ran.push_back(&a);
+    for (const Row& r : a.rows) {
+      if (lineOf.emplace(keyOf(r), order.size()).second) order.push_back(&r);
+    }
+  }
+  std::map<Key, const Row*> mpiRow;
+  if (mpi != nullptr) {
+    for (const Row& r : *mpi) mpiRow.emplace(keyOf(r), &r);
+  }
+
+  std::string s = "# Out-of-place busbw (GB/s) per algorithm; best: the highest (the shortest time)\n";
+  std::string head = sformat("# %10s  %8s  %6s  %6s", "size", "type", "redop", "root");
+  std::vector<int> widths;
+  for (const AlgorithmRows* a : ran) {
+    int w = std::max<int>(8, static_cast<int>(a->name.size()));
+    widths.push_back(w);
+    head += sformat("  %*s", w, a->name.c_str());
+  }
+  head += sformat("  %8s", "best");
+  if (mpi != nullptr) head += sformat("  %8s  %9s", "mpi", "best/mpi");
+  s += head + "\n";
+  for (const Row* line : order) {
+    std::string text = sformat("# %10zu  %8s  %6s  %6d", line->bytes, dataTypeName(line->type), opLabel(*line),
+                               line->root);
+    const Row* best = nullptr;
+    std::string bestName = "-";
+    for (size_t i = 0; i < ran.size(); ++i) {
+      const Row* r = nullptr;
+      for (const Row& candidate : ran[i]->rows) {
+        if (keyOf(candidate) == keyOf(*line)) {
+          r = &candidate;
+          break;
+        }
+      }
+      text += sformat("  %*s", widths[i], r ? formatNumber(r->outOfPlace.busBw, widths[i]).c_str() : "-");
+      // The shortest time is the highest busbw (same size, same factor), and
+      // still picks one with a single rank, where every busbw is 0.
+      if (r != nullptr && (best == nullptr || r->outOfPlace.timeUs < best->outOfPlace.timeUs)) {
+        best = r;
+        bestName = ran[i]->name;
+      }
+    }
+    text += sformat("  %8s", bestName.c_str());
+    if (mpi != nullptr) {
+      auto it = mpiRow.find(keyOf(*line));
+      const Row* m = it != mpiRow.end() ? it->second : nullptr;
+      std::string mpiBw = m ? formatNumber(m->outOfPlace.busBw, 8) : "-";
+      std::string ratio = m && best && m->outOfPlace.busBw > 0
+                              ? formatNumber(best->outOfPlace.busBw / m->outOfPlace.busBw, 9)
+                              : "-";
+      text += sformat("  %8s  %9s", mpiBw.c_str(), ratio.c_str());
+    }
+    s += text + "\n";
+  }
+  for (const AlgorithmRows& a : algorithms) {
+    if (!a.skipped.empty()) s += "# (not run: " + a.name + ", " + a.skipped + ")\n";
   }
   return s;
 }

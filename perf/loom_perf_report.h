@@ -39,4 +39,17 @@ int64_t totalWrong(const std::vector<Row>& rows);
 // Rows are matched by (type, op, root, size); rows MPI skipped show "-".
 std::string formatRatioTable(const std::vector<Row>& loom, const std::vector<Row>& mpi);
 
+// One algorithm's section of `-a all`: its rows, or why it did not run.
+struct AlgorithmRows {
+  std::string name;
+  std::vector<Row> rows;
+  std::string skipped;  // non-empty: the reason it did not run (rows empty)
+};
+
+// `-a all`'s closing table: a line per (type, op, root, size), a column of
+// out-of-place busbw per algorithm that ran, and "best" naming the fastest.
+// With `mpi` non-null, MPI's busbw and best / mpi follow. Every line starts
+// with '#', so tools that read nccl-tests' rows see only the sections' rows.
+std::string formatAlgorithmTable(const std::vector<AlgorithmRows>& algorithms, const std::vector<Row>* mpi);
+
 }  // namespace loom::perf

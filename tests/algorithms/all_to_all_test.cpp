@@ -8,18 +8,15 @@
 
 #include <map>
 #include <set>
-#include <sstream>
 #include <string>
 #include <tuple>
 #include <vector>
 
 #include "algorithms/all_to_all.h"
-#include "schedule/verifier.h"
+#include "support/schedule_checks.h"
 
 namespace loom {
 namespace {
-
-using Builder = Result<Schedule> (*)(const CollectiveShape&, int, const BuildOptions&);
 
 BuildOptions makeOptions(int channels, size_t pipeline, std::vector<int> groupOf = {}) {
   BuildOptions options;
@@ -29,67 +26,16 @@ BuildOptions makeOptions(int channels, size_t pipeline, std::vector<int> groupOf
   return options;
 }
 
-std::string describe(int n, size_t count, const BuildOptions& options) {
-  std::ostringstream os;
-  os << "nranks=" << n << " count=" << count << " channels=" << options.channels
-     << " pipelineElements=" << options.pipelineElements;
-  if (!options.groupOf.empty()) {
-    os << " groupOf={";
-    for (size_t i = 0; i < options.groupOf.size(); ++i) os << (i ? "," : "") << options.groupOf[i];
-    os << "}";
-  }
-  return os.str();
+CollectiveShape allToAll(int n, size_t count) { return CollectiveShape{CollectiveKind::kAllToAll, n, count, 0}; }
+
+std::vector<Schedule> buildAll(ScheduleBuilder build, int n, size_t count, const BuildOptions& options) {
+  return testing::buildSchedulesOrFail(build, allToAll(n, count), options);
 }
 
-std::vector<Schedule> buildAll(Builder build, int n, size_t count, const BuildOptions& options) {
-  std::vector<Schedule> scheds;
-  for (int r = 0; r < n; ++r) {
-    Result<Schedule> s = build(CollectiveShape{CollectiveKind::kAllToAll, n, count, 0}, r, options);
-    EXPECT_TRUE(s.isOk()) << "rank " << r << ": " << s.status().toString();
-    if (!s.isOk()) return {};
-    scheds.push_back(std::move(s).value());
-  }
-  return scheds;
-}
-
-// Builds every rank's schedule, checks what the verifier cannot see (no
-// zero-length messages, none longer than pipelineElements, the scratch
-// bound, nothing at all for count 0) and verifies both in-place forms.
-// Returns "" or what went wrong, with the schedules when they are short.
-std::string buildAndVerify(Builder build, int n, size_t count, const BuildOptions& options,
+// Each sweep states its own scratch bound per rank.
+std::string buildAndVerify(ScheduleBuilder build, int n, size_t count, const BuildOptions& options,
                            size_t scratchLimitPerRank) {
-  const std::vector<Schedule> scheds = buildAll(build, n, count, options);
-  const std::string what = describe(n, count, options);
-  if (scheds.size() != static_cast<size_t>(n)) return what + ": build failed";
-  for (const Schedule& s : scheds) {
-    if (s.scratchCount > scratchLimitPerRank)
-      return what + ": rank " + std::to_string(s.rank) + " asks for " + std::to_string(s.scratchCount) +
-             " scratch elements, more than " + std::to_string(scratchLimitPerRank);
-    if (count == 0 && (s.stepCount() != 0 || s.scratchCount != 0)) return what + ": count 0 must give nothing to do";
-    if (s.channels.size() > static_cast<size_t>(options.channels))
-      return what + ": rank " + std::to_string(s.rank) + " uses more channels than options.channels";
-    for (const Channel& ch : s.channels) {
-      for (const Step& st : ch.steps) {
-        if (st.kind != StepKind::kSend && st.kind != StepKind::kRecv) continue;
-        const size_t len = st.kind == StepKind::kSend ? st.src.count : st.dst.count;
-        if (len == 0) return what + ": rank " + std::to_string(s.rank) + " has a zero-length " + stepKindName(st.kind);
-        if (options.pipelineElements > 0 && len > options.pipelineElements)
-          return what + ": rank " + std::to_string(s.rank) + " moves " + std::to_string(len) +
-                 " elements in one message, more than pipelineElements";
-      }
-    }
-  }
-  for (bool inPlace : {false, true}) {
-    Status st = verifySchedules(CollectiveShape{CollectiveKind::kAllToAll, n, count, 0}, scheds, inPlace);
-    if (st.isOk()) continue;
-    std::string msg = what + (inPlace ? " in-place: " : " out-of-place: ") + st.toString();
-    size_t steps = 0;
-    for (const Schedule& s : scheds) steps += s.stepCount();
-    if (steps <= 200)
-      for (const Schedule& s : scheds) msg += "\n" + s.toString();
-    return msg;
-  }
-  return "";
+  return testing::buildAndVerify(build, allToAll(n, count), options, scratchLimitPerRank);
 }
 
 const size_t kCounts[] = {0, 1, 7, 33};
@@ -141,10 +87,7 @@ TEST(PairwiseAllToAll, EachRoundIsOneExchangeWithAPermutationOfPeers) {
 
 TEST(PairwiseAllToAll, RejectsBadShapes) {
   auto message = [](const CollectiveShape& shape, int rank, BuildOptions options = {}) {
-    Result<Schedule> s = buildPairwiseAllToAll(shape, rank, options);
-    EXPECT_FALSE(s.isOk());
-    EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
-    return s.status().message();
+    return testing::rejectionMessage(&buildPairwiseAllToAll, shape, rank, options);
   };
   EXPECT_NE(message({CollectiveKind::kAllToAll, 0, 4, 0}, 0).find("nranks 0"), std::string::npos);
   EXPECT_NE(message({CollectiveKind::kAllToAll, 4, 4, 0}, 4).find("rank 4"), std::string::npos);
@@ -200,8 +143,8 @@ std::string verifyHierarchical(int n, const std::vector<int>& groupOf) {
         size_t total = 0;
         for (const Schedule& s : buildAll(&buildHierarchicalAllToAll, n, count, options)) total += s.scratchCount;
         if (total != blocks * count)
-          return describe(n, count, options) + ": scratch over all ranks is " + std::to_string(total) + ", expected " +
-                 std::to_string(blocks * count);
+          return testing::describeConfig(allToAll(n, count), options) + ": scratch over all ranks is " +
+                 std::to_string(total) + ", expected " + std::to_string(blocks * count);
       }
     }
   }
@@ -332,10 +275,7 @@ TEST(HierarchicalAllToAll, GroupIdsOnlyNameGroups) {
 
 TEST(HierarchicalAllToAll, RejectsBadShapes) {
   auto message = [](const CollectiveShape& shape, int rank, BuildOptions options = {}) {
-    Result<Schedule> s = buildHierarchicalAllToAll(shape, rank, options);
-    EXPECT_FALSE(s.isOk());
-    EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
-    return s.status().message();
+    return testing::rejectionMessage(&buildHierarchicalAllToAll, shape, rank, options);
   };
   EXPECT_NE(message({CollectiveKind::kAllToAll, -1, 4, 0}, 0).find("nranks -1"), std::string::npos);
   EXPECT_NE(message({CollectiveKind::kAllToAll, 4, 4, 0}, -2).find("rank -2"), std::string::npos);

@@ -6,17 +6,15 @@
 #include <gtest/gtest.h>
 
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "algorithms/direct.h"
 #include "schedule/verifier.h"
+#include "support/schedule_checks.h"
 
 namespace loom {
 namespace {
-
-using Builder = Result<Schedule> (*)(const CollectiveShape&, int, const BuildOptions&);
 
 BuildOptions options(int channels, size_t pipelineElements) {
   BuildOptions o;
@@ -25,67 +23,13 @@ BuildOptions options(int channels, size_t pipelineElements) {
   return o;
 }
 
-std::string describe(const CollectiveShape& shape, const BuildOptions& options, bool inPlace) {
-  std::ostringstream os;
-  os << collectiveName(shape.kind) << " nranks=" << shape.nranks << " count=" << shape.count
-     << " channels=" << options.channels << " pipelineElements=" << options.pipelineElements
-     << (inPlace ? " in-place" : " out-of-place");
-  return os.str();
-}
-
-// Builds every rank's schedule and checks what the verifier cannot see: no
-// zero-length messages, none longer than a pipeline piece, only the channels
-// asked for, scratch at most `scratchLimit`.
-std::string buildAll(Builder build, const CollectiveShape& shape, const BuildOptions& options, size_t scratchLimit,
-                     std::vector<Schedule>* out) {
-  out->clear();
-  for (int r = 0; r < shape.nranks; ++r) {
-    Result<Schedule> s = build(shape, r, options);
-    if (!s.isOk()) return "rank " + std::to_string(r) + ": " + s.status().toString();
-    out->push_back(std::move(s).value());
-  }
-  for (const Schedule& s : *out) {
-    const std::string who = "rank " + std::to_string(s.rank);
-    if (s.channels.size() > static_cast<size_t>(options.channels)) return who + " uses too many channels";
-    if (s.scratchCount > scratchLimit) return who + " asks for " + std::to_string(s.scratchCount) + " scratch elements";
-    if (shape.count == 0 && s.stepCount() != 0) return "count 0 must give an empty schedule";
-    for (const Channel& ch : s.channels) {
-      for (const Step& st : ch.steps) {
-        if (st.kind != StepKind::kSend && st.kind != StepKind::kRecv && st.kind != StepKind::kRecvReduce) continue;
-        const size_t len = st.kind == StepKind::kSend ? st.src.count : st.dst.count;
-        if (len == 0) return who + " has a zero-length " + stepKindName(st.kind);
-        if (options.pipelineElements > 0 && len > options.pipelineElements)
-          return who + " moves " + std::to_string(len) + " elements in one message, more than pipelineElements";
-      }
-    }
-  }
-  return "";
-}
-
-std::string verifyBoth(const CollectiveShape& shape, const BuildOptions& options, const std::vector<Schedule>& scheds) {
-  for (bool inPlace : {false, true}) {
-    Status st = verifySchedules(shape, scheds, inPlace);
-    if (st.isOk()) continue;
-    std::string msg = describe(shape, options, inPlace) + ": " + st.toString();
-    size_t steps = 0;
-    for (const Schedule& s : scheds) steps += s.stepCount();
-    if (steps <= 200)
-      for (const Schedule& s : scheds) msg += "\n" + s.toString();
-    return msg;
-  }
-  return "";
-}
-
 // One-shot sums in one scratch slot per channel, two-shot needs none.
-size_t scratchLimitOf(Builder build, const CollectiveShape& shape) {
+size_t scratchLimitOf(ScheduleBuilder build, const CollectiveShape& shape) {
   return build == &buildOneShot ? shape.count : 0;
 }
 
-std::string buildAndVerify(Builder build, const CollectiveShape& shape, const BuildOptions& options) {
-  std::vector<Schedule> scheds;
-  std::string problem = buildAll(build, shape, options, scratchLimitOf(build, shape), &scheds);
-  if (!problem.empty()) return describe(shape, options, false) + ": " + problem;
-  return verifyBoth(shape, options, scheds);
+std::string buildAndVerify(ScheduleBuilder build, const CollectiveShape& shape, const BuildOptions& options) {
+  return testing::buildAndVerify(build, shape, options, scratchLimitOf(build, shape));
 }
 
 std::vector<size_t> countsFor(int n) {
@@ -94,7 +38,7 @@ std::vector<size_t> countsFor(int n) {
   return {c.begin(), c.end()};
 }
 
-int sweep(Builder build, int n, const std::vector<size_t>& pipelines) {
+int sweep(ScheduleBuilder build, int n, const std::vector<size_t>& pipelines) {
   int configs = 0;
   for (size_t count : countsFor(n)) {
     for (int channels : {1, 2, 3}) {
@@ -155,9 +99,9 @@ TEST(DirectLarge, On96And128And257Ranks) {
   }
 }
 
-std::vector<Schedule> buildOrFail(Builder build, const CollectiveShape& shape, const BuildOptions& opts) {
+std::vector<Schedule> buildOrFail(ScheduleBuilder build, const CollectiveShape& shape, const BuildOptions& opts) {
   std::vector<Schedule> scheds;
-  EXPECT_EQ(buildAll(build, shape, opts, shape.count, &scheds), "");
+  EXPECT_EQ(testing::buildAndCheck(build, shape, opts, shape.count, &scheds), "");
   return scheds;
 }
 
@@ -288,7 +232,7 @@ TEST(TwoShotBuilder, MovesTheRingsVolumeInTwoRounds) {
 }
 
 TEST(DirectBuilder, OneRankIsACopyAndEmptyCountIsEmpty) {
-  for (Builder build : {&buildOneShot, &buildTwoShot}) {
+  for (ScheduleBuilder build : {&buildOneShot, &buildTwoShot}) {
     Result<Schedule> s = build(CollectiveShape{CollectiveKind::kAllReduce, 1, 10, 0}, 0, BuildOptions{});
     ASSERT_TRUE(s.isOk());
     ASSERT_EQ(s->stepCount(), 1u);
@@ -304,12 +248,9 @@ TEST(DirectBuilder, OneRankIsACopyAndEmptyCountIsEmpty) {
 }
 
 TEST(DirectBuilder, RejectsBadShapes) {
-  for (Builder build : {&buildOneShot, &buildTwoShot}) {
+  for (ScheduleBuilder build : {&buildOneShot, &buildTwoShot}) {
     auto message = [build](const CollectiveShape& shape, int rank, const BuildOptions& opts) {
-      Result<Schedule> s = build(shape, rank, opts);
-      EXPECT_FALSE(s.isOk());
-      EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
-      return s.status().message();
+      return testing::rejectionMessage(build, shape, rank, opts);
     };
     EXPECT_NE(message({CollectiveKind::kAllReduce, 0, 4, 0}, 0, {}).find("nranks 0"), std::string::npos);
     EXPECT_NE(message({CollectiveKind::kAllReduce, 4, 4, 0}, 4, {}).find("rank 4"), std::string::npos);

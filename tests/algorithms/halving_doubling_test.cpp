@@ -7,80 +7,22 @@
 #include <gtest/gtest.h>
 
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "algorithms/halving_doubling.h"
 #include "schedule/verifier.h"
+#include "support/schedule_checks.h"
 
 namespace loom {
 namespace {
-
-std::string describe(const CollectiveShape& shape, const BuildOptions& options, bool inPlace) {
-  std::ostringstream os;
-  os << collectiveName(shape.kind) << " nranks=" << shape.nranks << " count=" << shape.count
-     << " channels=" << options.channels << " pipelineElements=" << options.pipelineElements
-     << (inPlace ? " in-place" : " out-of-place");
-  return os.str();
-}
 
 size_t scratchLimit(const CollectiveShape& shape) {
   return shape.kind == CollectiveKind::kReduceScatter ? static_cast<size_t>(shape.nranks / 2) * shape.count : 0;
 }
 
-// What the verifier cannot see: no zero-length messages, none longer than a
-// pipeline piece, only the channels asked for, scratch within bounds.
-std::string checkShape(const std::vector<Schedule>& scheds, const CollectiveShape& shape,
-                       const BuildOptions& options) {
-  for (const Schedule& s : scheds) {
-    const std::string who = "rank " + std::to_string(s.rank);
-    if (s.channels.size() > static_cast<size_t>(options.channels)) return who + " uses too many channels";
-    if (s.scratchCount > scratchLimit(shape))
-      return who + " asks for " + std::to_string(s.scratchCount) + " scratch elements";
-    if (shape.count == 0 && s.stepCount() != 0) return "count 0 must give an empty schedule";
-    for (const Channel& ch : s.channels) {
-      for (const Step& st : ch.steps) {
-        if (st.kind != StepKind::kSend && st.kind != StepKind::kRecv && st.kind != StepKind::kRecvReduce) continue;
-        const size_t len = st.kind == StepKind::kSend ? st.src.count : st.dst.count;
-        if (len == 0) return who + " has a zero-length " + stepKindName(st.kind);
-        if (options.pipelineElements > 0 && len > options.pipelineElements)
-          return who + " moves " + std::to_string(len) + " elements in one message, more than pipelineElements";
-      }
-    }
-  }
-  return "";
-}
-
-std::string buildAll(const CollectiveShape& shape, const BuildOptions& options, std::vector<Schedule>* out) {
-  out->clear();
-  for (int r = 0; r < shape.nranks; ++r) {
-    Result<Schedule> s = buildHalvingDoubling(shape, r, options);
-    if (!s.isOk()) return "rank " + std::to_string(r) + ": " + s.status().toString();
-    out->push_back(std::move(s).value());
-  }
-  return checkShape(*out, shape, options);
-}
-
-std::string verifyBoth(const CollectiveShape& shape, const BuildOptions& options, const std::vector<Schedule>& scheds) {
-  for (bool inPlace : {false, true}) {
-    Status st = verifySchedules(shape, scheds, inPlace);
-    if (st.isOk()) continue;
-    std::string msg = describe(shape, options, inPlace) + ": " + st.toString();
-    size_t steps = 0;
-    for (const Schedule& s : scheds) steps += s.stepCount();
-    if (steps <= 200)
-      for (const Schedule& s : scheds) msg += "\n" + s.toString();
-    return msg;
-  }
-  return "";
-}
-
 std::string buildAndVerify(const CollectiveShape& shape, const BuildOptions& options) {
-  std::vector<Schedule> scheds;
-  std::string problem = buildAll(shape, options, &scheds);
-  if (!problem.empty()) return describe(shape, options, false) + ": " + problem;
-  return verifyBoth(shape, options, scheds);
+  return testing::buildAndVerify(&buildHalvingDoubling, shape, options, scratchLimit(shape));
 }
 
 std::vector<size_t> countsFor(int n) {
@@ -167,8 +109,7 @@ const int kFoldedCounts[] = {3, 5, 6, 7, 12};
 
 std::vector<Schedule> buildOrDie(const CollectiveShape& shape, const BuildOptions& options) {
   std::vector<Schedule> scheds;
-  const std::string problem = buildAll(shape, options, &scheds);
-  EXPECT_EQ(problem, "");
+  EXPECT_EQ(testing::buildAndCheck(&buildHalvingDoubling, shape, options, scratchLimit(shape), &scheds), "");
   return scheds;
 }
 
@@ -301,10 +242,7 @@ TEST(HalvingDoublingBuilder, OneRankIsACopyAndEmptyCountIsEmpty) {
 
 TEST(HalvingDoublingBuilder, RejectsWhatItDoesNotSupport) {
   auto message = [](const CollectiveShape& shape, int rank, BuildOptions options = {}) {
-    Result<Schedule> s = buildHalvingDoubling(shape, rank, options);
-    EXPECT_FALSE(s.isOk());
-    EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
-    return s.status().message();
+    return testing::rejectionMessage(&buildHalvingDoubling, shape, rank, options);
   };
   EXPECT_NE(message({CollectiveKind::kAllReduce, 0, 4, 0}, 0).find("nranks 0"), std::string::npos);
   EXPECT_NE(message({CollectiveKind::kAllReduce, 4, 4, 0}, 4).find("rank 4"), std::string::npos);

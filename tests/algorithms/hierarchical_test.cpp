@@ -13,12 +13,11 @@
 #include <atomic>
 #include <map>
 #include <set>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "schedule/verifier.h"
+#include "support/schedule_checks.h"
 
 namespace loom {
 namespace {
@@ -31,14 +30,6 @@ std::string groupsText(const std::vector<int>& groupOf) {
   std::string s = "{";
   for (size_t i = 0; i < groupOf.size(); ++i) s += (i ? "," : "") + std::to_string(groupOf[i]);
   return s + "}";
-}
-
-std::string describe(const CollectiveShape& shape, const BuildOptions& options, bool inPlace) {
-  std::ostringstream os;
-  os << collectiveName(shape.kind) << " nranks=" << shape.nranks << " groupOf=" << groupsText(options.groupOf)
-     << " count=" << shape.count << " root=" << shape.root << " channels=" << options.channels
-     << " pipelineElements=" << options.pipelineElements << (inPlace ? " in-place" : " out-of-place");
-  return os.str();
 }
 
 // Groups of the given sizes, each of consecutive ranks.
@@ -78,64 +69,23 @@ bool equalSizes(const std::vector<int>& groupOf) {
   return true;
 }
 
-// Builds every rank's schedule and checks what the verifier does not: no
-// zero-length messages, messages within pipelineElements, only the channels
-// asked for, and a bounded scratch size. Returns "" or what went wrong.
-std::string buildAll(const CollectiveShape& shape, const BuildOptions& options, std::vector<Schedule>* out) {
-  out->clear();
-  for (int r = 0; r < shape.nranks; ++r) {
-    Result<Schedule> s = buildHierarchical(shape, r, options);
-    if (!s.isOk()) return "rank " + std::to_string(r) + ": " + s.status().toString();
-    out->push_back(std::move(s).value());
-  }
+// ReduceScatter keeps a result area and two partial slots of a rank's block
+// set: G blocks with equal groups, at most every block otherwise. Reduce's
+// chains keep their partial sums in a few slots per channel.
+size_t scratchLimit(const CollectiveShape& shape, const BuildOptions& options) {
   const size_t k = static_cast<size_t>(options.channels);
   const size_t n = static_cast<size_t>(shape.nranks);
-  // ReduceScatter keeps a result area and two partial slots of a rank's block
-  // set: G blocks with equal groups, at most every block otherwise.
   const size_t groups = options.groupOf.empty() ? 1 : countGroups(options.groupOf);
   const size_t sets = options.groupOf.empty() || equalSizes(options.groupOf) ? groups : n;
-  size_t scratchLimit = 0;
   switch (shape.kind) {
-    case CollectiveKind::kReduceScatter: scratchLimit = 3 * sets * (shape.count + k); break;
-    case CollectiveKind::kReduce: scratchLimit = shape.count + 4 * k; break;
-    default: break;
+    case CollectiveKind::kReduceScatter: return 3 * sets * (shape.count + k);
+    case CollectiveKind::kReduce: return shape.count + 4 * k;
+    default: return 0;
   }
-  for (const Schedule& s : *out) {
-    if (s.scratchCount > scratchLimit)
-      return "rank " + std::to_string(s.rank) + " asks for " + std::to_string(s.scratchCount) +
-             " scratch elements, more than " + std::to_string(scratchLimit);
-    if (shape.count == 0 && s.stepCount() != 0) return "count 0 must give an empty schedule";
-    if (s.channels.size() > k)
-      return "rank " + std::to_string(s.rank) + " uses " + std::to_string(s.channels.size()) + " channels";
-    for (const Channel& ch : s.channels) {
-      for (const Step& st : ch.steps) {
-        if (st.kind != StepKind::kSend && st.kind != StepKind::kRecv && st.kind != StepKind::kRecvReduce) continue;
-        const size_t len = st.kind == StepKind::kSend ? st.src.count : st.dst.count;
-        if (len == 0) return "rank " + std::to_string(s.rank) + " has a zero-length " + stepKindName(st.kind);
-        if (options.pipelineElements > 0 && len > options.pipelineElements)
-          return "rank " + std::to_string(s.rank) + " moves " + std::to_string(len) +
-                 " elements in one message, more than pipelineElements";
-      }
-    }
-  }
-  return "";
 }
 
 std::string buildAndVerify(const CollectiveShape& shape, const BuildOptions& options) {
-  std::vector<Schedule> scheds;
-  std::string problem = buildAll(shape, options, &scheds);
-  if (!problem.empty()) return describe(shape, options, false) + ": " + problem;
-  for (bool inPlace : {false, true}) {
-    Status st = verifySchedules(shape, scheds, inPlace);
-    if (st.isOk()) continue;
-    std::string msg = describe(shape, options, inPlace) + ": " + st.toString();
-    size_t steps = 0;
-    for (const Schedule& s : scheds) steps += s.stepCount();
-    if (steps <= 200)
-      for (const Schedule& s : scheds) msg += "\n" + s.toString();
-    return msg;
-  }
-  return "";
+  return testing::buildAndVerify(&buildHierarchical, shape, options, scratchLimit(shape, options));
 }
 
 std::vector<size_t> countsFor(int n) {
@@ -318,15 +268,8 @@ size_t elementsBetweenGroups(const std::vector<Schedule>& scheds, const std::vec
   return total;
 }
 
-std::vector<Schedule> buildEvery(Result<Schedule> (*build)(const CollectiveShape&, int, const BuildOptions&),
-                                 const CollectiveShape& shape, const BuildOptions& options) {
-  std::vector<Schedule> scheds;
-  for (int r = 0; r < shape.nranks; ++r) {
-    Result<Schedule> s = build(shape, r, options);
-    EXPECT_TRUE(s.isOk()) << s.status().toString();
-    if (s.isOk()) scheds.push_back(std::move(s).value());
-  }
-  return scheds;
+std::vector<Schedule> buildEvery(ScheduleBuilder build, const CollectiveShape& shape, const BuildOptions& options) {
+  return testing::buildSchedulesOrFail(build, shape, options);
 }
 
 // With G groups of g ranks, each rank sends 2(G-1)/G·count/g elements to
@@ -409,10 +352,7 @@ TEST(HierarchicalLarge, AllReduceAndAllGatherOn130RanksInUnequalGroups) {
 
 TEST(HierarchicalBuilder, RejectsBadShapes) {
   auto message = [](const CollectiveShape& shape, int rank, BuildOptions options = {}) {
-    Result<Schedule> s = buildHierarchical(shape, rank, options);
-    EXPECT_FALSE(s.isOk());
-    EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
-    return s.status().message();
+    return testing::rejectionMessage(&buildHierarchical, shape, rank, options);
   };
   EXPECT_NE(message({CollectiveKind::kAllReduce, 0, 4, 0}, 0).find("nranks 0"), std::string::npos);
   EXPECT_NE(message({CollectiveKind::kAllReduce, 4, 4, 0}, 4).find("rank 4"), std::string::npos);

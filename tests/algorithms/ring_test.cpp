@@ -10,88 +10,32 @@
 #include <numeric>
 #include <random>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "algorithms/algorithm.h"
 #include "algorithms/ring_orders.h"
-#include "schedule/verifier.h"
+#include "support/schedule_checks.h"
 
 namespace loom {
 namespace {
 
-using Builder = Result<Schedule> (*)(const CollectiveShape&, int, const BuildOptions&);
-
-std::string describe(const CollectiveShape& shape, const BuildOptions& options, bool inPlace) {
-  std::ostringstream os;
-  os << collectiveName(shape.kind) << " nranks=" << shape.nranks << " count=" << shape.count
-     << " root=" << shape.root << " channels=" << options.channels << " pipelineElements=" << options.pipelineElements
-     << (inPlace ? " in-place" : " out-of-place");
-  for (size_t o = 0; o < options.ringOrders.size(); ++o) {
-    os << (o == 0 ? " ringOrders={" : ",") << "{";
-    for (size_t i = 0; i < options.ringOrders[o].size(); ++i) os << (i ? "," : "") << options.ringOrders[o][i];
-    os << "}" << (o + 1 == options.ringOrders.size() ? "}" : "");
-  }
-  return os.str();
-}
-
-// Builds every rank's schedule and checks what the verifier cannot see from
-// the outside: no zero-length messages, pipeline slices within bounds and a
-// modest scratch size. Returns "" or what went wrong.
-std::string buildAll(Builder build, const CollectiveShape& shape, const BuildOptions& options,
-                     std::vector<Schedule>* out) {
-  out->clear();
-  for (int r = 0; r < shape.nranks; ++r) {
-    Result<Schedule> s = build(shape, r, options);
-    if (!s.isOk()) return "rank " + std::to_string(r) + ": " + s.status().toString();
-    out->push_back(std::move(s).value());
-  }
+// A modest scratch size: ReduceScatter's and Reduce's partial sums in a few
+// slots per channel, and AllToAll's blocks received through scratch (from
+// half the peers).
+size_t scratchLimit(const CollectiveShape& shape, const BuildOptions& options) {
   const size_t k = static_cast<size_t>(options.channels);
   const size_t n = static_cast<size_t>(shape.nranks);
-  size_t scratchLimit = 0;
   switch (shape.kind) {
-    case CollectiveKind::kReduceScatter: scratchLimit = 2 * (shape.count + k); break;
-    case CollectiveKind::kReduce: scratchLimit = shape.count + 4 * k; break;
-    case CollectiveKind::kAllToAll: scratchLimit = (n / 2) * shape.count; break;
-    default: break;
+    case CollectiveKind::kReduceScatter: return 2 * (shape.count + k);
+    case CollectiveKind::kReduce: return shape.count + 4 * k;
+    case CollectiveKind::kAllToAll: return (n / 2) * shape.count;
+    default: return 0;
   }
-  for (const Schedule& s : *out) {
-    if (s.scratchCount > scratchLimit)
-      return "rank " + std::to_string(s.rank) + " asks for " + std::to_string(s.scratchCount) +
-             " scratch elements, more than " + std::to_string(scratchLimit);
-    if (shape.count == 0 && s.stepCount() != 0) return "count 0 must give an empty schedule";
-    for (const Channel& ch : s.channels) {
-      for (const Step& st : ch.steps) {
-        if (st.kind != StepKind::kSend && st.kind != StepKind::kRecv && st.kind != StepKind::kRecvReduce) continue;
-        const size_t len = st.kind == StepKind::kSend ? st.src.count : st.dst.count;
-        if (len == 0) return "rank " + std::to_string(s.rank) + " has a zero-length " + stepKindName(st.kind);
-        if (options.pipelineElements > 0 && len > options.pipelineElements)
-          return "rank " + std::to_string(s.rank) + " moves " + std::to_string(len) +
-                 " elements in one message, more than pipelineElements";
-      }
-    }
-  }
-  return "";
 }
 
-// Verifies one configuration; on failure returns a message with the schedules
-// when they are short enough to read.
-std::string buildAndVerify(Builder build, const CollectiveShape& shape, const BuildOptions& options) {
-  std::vector<Schedule> scheds;
-  std::string problem = buildAll(build, shape, options, &scheds);
-  if (!problem.empty()) return describe(shape, options, false) + ": " + problem;
-  for (bool inPlace : {false, true}) {
-    Status st = verifySchedules(shape, scheds, inPlace);
-    if (st.isOk()) continue;
-    std::string msg = describe(shape, options, inPlace) + ": " + st.toString();
-    size_t steps = 0;
-    for (const Schedule& s : scheds) steps += s.stepCount();
-    if (steps <= 200)
-      for (const Schedule& s : scheds) msg += "\n" + s.toString();
-    return msg;
-  }
-  return "";
+std::string buildAndVerify(ScheduleBuilder build, const CollectiveShape& shape, const BuildOptions& options) {
+  return testing::buildAndVerify(build, shape, options, scratchLimit(shape, options));
 }
 
 std::vector<size_t> countsFor(int n) {
@@ -144,7 +88,7 @@ std::vector<SweepParam> sweepParams(std::initializer_list<CollectiveKind> kinds)
   return params;
 }
 
-void sweep(Builder build, const SweepParam& p) {
+void sweep(ScheduleBuilder build, const SweepParam& p) {
   int configs = 0;
   const std::vector<int> full = fullSweepRoots(p.kind, p.nranks);
   for (int root : full) {
@@ -261,10 +205,7 @@ TEST(RingBuilder, AllReduceNeedsNoScratchAndUsesEveryChannel) {
 
 TEST(RingBuilder, RejectsBadShapes) {
   auto message = [](const CollectiveShape& shape, int rank, BuildOptions options = {}) {
-    Result<Schedule> s = buildRing(shape, rank, options);
-    EXPECT_FALSE(s.isOk());
-    EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
-    return s.status().message();
+    return testing::rejectionMessage(&buildRing, shape, rank, options);
   };
   EXPECT_NE(message({CollectiveKind::kAllReduce, 0, 4, 0}, 0).find("nranks 0"), std::string::npos);
   EXPECT_NE(message({CollectiveKind::kAllReduce, -3, 4, 0}, 0).find("nranks -3"), std::string::npos);
@@ -281,10 +222,7 @@ TEST(RingBuilder, RejectsBadShapes) {
 
 TEST(AllToAllBuilder, RejectsBadShapes) {
   auto message = [](const CollectiveShape& shape, int rank) {
-    Result<Schedule> s = buildAllToAll(shape, rank, BuildOptions{});
-    EXPECT_FALSE(s.isOk());
-    EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
-    return s.status().message();
+    return testing::rejectionMessage(&buildAllToAll, shape, rank, BuildOptions{});
   };
   EXPECT_NE(message({CollectiveKind::kAllToAll, 0, 4, 0}, 0).find("nranks 0"), std::string::npos);
   EXPECT_NE(message({CollectiveKind::kAllToAll, 4, 4, 0}, 9).find("rank 9"), std::string::npos);
@@ -473,11 +411,8 @@ TEST(RingOrders, BroadcastStartsAtTheRootWhereverTheOrderPutsIt) {
 
 TEST(RingOrders, RejectsOrdersThatAreNotPermutations) {
   auto message = [](std::vector<std::vector<int>> orders) {
-    Result<Schedule> s =
-        buildRing(CollectiveShape{CollectiveKind::kAllReduce, 4, 16, 0}, 0, withOrders(1, 0, std::move(orders)));
-    EXPECT_FALSE(s.isOk());
-    EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
-    return s.status().message();
+    return testing::rejectionMessage(&buildRing, CollectiveShape{CollectiveKind::kAllReduce, 4, 16, 0}, 0,
+                                     withOrders(1, 0, std::move(orders)));
   };
   EXPECT_NE(message({{0, 1, 2, 3}, {0, 1, 2}}).find("ringOrders[1] has 3 entries"), std::string::npos);
   EXPECT_NE(message({{0, 1, 4, 3}}).find("ringOrders[0][2] is 4"), std::string::npos);

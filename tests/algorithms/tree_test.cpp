@@ -8,12 +8,11 @@
 #include <algorithm>
 #include <map>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "algorithms/tree.h"
-#include "schedule/verifier.h"
+#include "support/schedule_checks.h"
 
 namespace loom {
 namespace {
@@ -25,69 +24,16 @@ BuildOptions treeOptions(int channels, size_t pipelineElements) {
   return o;
 }
 
-std::string describe(const CollectiveShape& shape, const BuildOptions& options, bool inPlace) {
-  std::ostringstream os;
-  os << collectiveName(shape.kind) << " nranks=" << shape.nranks << " count=" << shape.count
-     << " root=" << shape.root << " channels=" << options.channels << " pipelineElements=" << options.pipelineElements
-     << (inPlace ? " in-place" : " out-of-place");
-  return os.str();
-}
-
 std::vector<Schedule> buildEvery(const CollectiveShape& shape, const BuildOptions& options) {
-  std::vector<Schedule> scheds;
-  for (int r = 0; r < shape.nranks; ++r) {
-    Result<Schedule> s = buildDoubleBinaryTree(shape, r, options);
-    EXPECT_TRUE(s.isOk()) << describe(shape, options, false) << " rank " << r << ": " << s.status().toString();
-    if (!s.isOk()) return {};
-    scheds.push_back(std::move(s).value());
-  }
-  return scheds;
+  return testing::buildSchedulesOrFail(&buildDoubleBinaryTree, shape, options);
 }
 
-// What the verifier cannot see from the outside: no zero-length messages,
-// messages within the pipeline size, no more channels than allowed, and
-// scratch only for Reduce, at most half the data plus a few rounding elements
+// Scratch only for Reduce, at most half the data plus a few rounding elements
 // per channel (a rank is interior, and so holds partial sums, in one tree).
-std::string checkShape(const CollectiveShape& shape, const BuildOptions& options,
-                       const std::vector<Schedule>& scheds) {
+std::string buildAndVerify(const CollectiveShape& shape, const BuildOptions& options) {
   const size_t k = static_cast<size_t>(options.channels);
   const size_t scratchLimit = shape.kind == CollectiveKind::kReduce ? (shape.count + 7 * k) / 2 : 0;
-  for (const Schedule& s : scheds) {
-    const std::string who = "rank " + std::to_string(s.rank);
-    if (s.channels.size() > k) return who + " uses " + std::to_string(s.channels.size()) + " channels";
-    if (s.scratchCount > scratchLimit)
-      return who + " asks for " + std::to_string(s.scratchCount) + " scratch elements, more than " +
-             std::to_string(scratchLimit);
-    if (shape.count == 0 && s.stepCount() != 0) return "count 0 must give an empty schedule";
-    for (const Channel& ch : s.channels) {
-      for (const Step& st : ch.steps) {
-        if (st.kind != StepKind::kSend && st.kind != StepKind::kRecv && st.kind != StepKind::kRecvReduce) continue;
-        const size_t len = st.kind == StepKind::kSend ? st.src.count : st.dst.count;
-        if (len == 0) return who + " has a zero-length " + stepKindName(st.kind);
-        if (options.pipelineElements > 0 && len > options.pipelineElements)
-          return who + " moves " + std::to_string(len) + " elements in one message, more than pipelineElements";
-      }
-    }
-  }
-  return "";
-}
-
-std::string buildAndVerify(const CollectiveShape& shape, const BuildOptions& options) {
-  const std::vector<Schedule> scheds = buildEvery(shape, options);
-  if (scheds.empty()) return describe(shape, options, false) + ": build failed";
-  const std::string problem = checkShape(shape, options, scheds);
-  if (!problem.empty()) return describe(shape, options, false) + ": " + problem;
-  for (bool inPlace : {false, true}) {
-    Status st = verifySchedules(shape, scheds, inPlace);
-    if (st.isOk()) continue;
-    std::string msg = describe(shape, options, inPlace) + ": " + st.toString();
-    size_t steps = 0;
-    for (const Schedule& s : scheds) steps += s.stepCount();
-    if (steps <= 200)
-      for (const Schedule& s : scheds) msg += "\n" + s.toString();
-    return msg;
-  }
-  return "";
+  return testing::buildAndVerify(&buildDoubleBinaryTree, shape, options, scratchLimit);
 }
 
 std::vector<size_t> countsFor(int n) {
@@ -323,10 +269,7 @@ TEST(TreeBuilder, AllReduceOverlapsUpAndDownPhases) {
 
 TEST(TreeBuilder, RejectsBadShapes) {
   auto message = [](const CollectiveShape& shape, int rank, BuildOptions options = {}) {
-    Result<Schedule> s = buildDoubleBinaryTree(shape, rank, options);
-    EXPECT_FALSE(s.isOk());
-    EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
-    return s.status().message();
+    return testing::rejectionMessage(&buildDoubleBinaryTree, shape, rank, options);
   };
   EXPECT_NE(message({CollectiveKind::kAllReduce, 0, 4, 0}, 0).find("nranks 0"), std::string::npos);
   EXPECT_NE(message({CollectiveKind::kAllReduce, 4, 4, 0}, 4).find("rank 4"), std::string::npos);

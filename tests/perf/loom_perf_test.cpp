@@ -4,11 +4,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "algorithms/registry.h"
 
 namespace {
 
@@ -157,6 +163,159 @@ TEST_F(LoomPerfTest, CompareMpiOutsideMpirunSaysItNeedsMpirun) {
       "env -u OMPI_COMM_WORLD_SIZE -u PMI_SIZE " + loomPerfPath() + " --compare mpi -b 8 -e 8"));
   EXPECT_NE(r.exitCode, 0);
   EXPECT_NE(r.output.find("mpirun"), std::string::npos) << r.output;
+}
+
+// ---- -a all: several algorithms in one launch --------------------------------
+
+struct AlgorithmRun {
+  std::vector<std::string> sections;                // "# algorithm: NAME", in order
+  std::map<std::string, std::vector<PerfRow>> rows;  // each section's rows
+  std::map<std::string, std::string> skipped;        // "# algorithm NAME: skipped: REASON"
+  std::vector<std::string> tableColumns;            // the summary table's algorithm columns
+  std::map<size_t, std::string> best;               // the summary table: size -> best
+};
+
+AlgorithmRun parseAlgorithmRun(const std::string& output) {
+  AlgorithmRun run;
+  std::istringstream lines(output);
+  std::string line;
+  std::string section;
+  bool inTable = false;
+  const std::string sectionMark = "# algorithm: ";
+  const std::string skipMark = ": skipped: ";
+  while (std::getline(lines, line)) {
+    if (line.rfind(sectionMark, 0) == 0) {
+      section = line.substr(sectionMark.size());
+      run.sections.push_back(section);
+      continue;
+    }
+    if (line.rfind("# algorithm ", 0) == 0 && line.find(skipMark) != std::string::npos) {
+      size_t at = line.find(skipMark);
+      std::string name = line.substr(12, at - 12);
+      run.skipped[name] = line.substr(at + skipMark.size());
+      continue;
+    }
+    if (line.rfind("# Out-of-place busbw (GB/s) per algorithm", 0) == 0) {
+      inTable = true;
+      section.clear();
+      continue;
+    }
+    if (inTable) {
+      std::istringstream fields(line.substr(1));
+      std::vector<std::string> f;
+      std::string field;
+      while (fields >> field) f.push_back(field);
+      if (!f.empty() && f[0] == "size") {
+        // size type redop root ALGO... best
+        for (size_t i = 4; i + 1 < f.size(); ++i) run.tableColumns.push_back(f[i]);
+      } else if (!f.empty() && std::isdigit(static_cast<unsigned char>(f[0][0]))) {
+        run.best[std::stoull(f[0])] = f.back();
+      } else {
+        inTable = false;
+      }
+      continue;
+    }
+    if (!section.empty()) {
+      std::vector<PerfRow> parsed = parseRows(line + "\n");
+      if (!parsed.empty()) run.rows[section].push_back(parsed.front());
+    }
+  }
+  return run;
+}
+
+TEST_F(LoomPerfTest, AllAlgorithmsOfAllReduceRunInOneLaunch) {
+  CommandResult r = runCommand(withTimeout(loomPerfPath() + " --ranks 3 -a all -b 8 -e 64K -n 2 -w 1"));
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  AlgorithmRun run = parseAlgorithmRun(r.output);
+  // One host: oneshot and twoshot run, hier needs several hosts.
+  const std::vector<std::string> expected{"ring", "tree", "rhd", "oneshot", "twoshot"};
+  EXPECT_EQ(run.sections, expected) << r.output;
+  ASSERT_EQ(run.skipped.count("hier"), 1u) << r.output;
+  EXPECT_NE(run.skipped["hier"].find("host"), std::string::npos) << r.output;
+  EXPECT_EQ(run.skipped.size(), 1u) << r.output;
+  for (const std::string& name : expected) {
+    const std::vector<PerfRow>& rows = run.rows[name];
+    ASSERT_EQ(rows.size(), sweepSizes().size()) << name << "\n" << r.output;
+    for (size_t i = 0; i < rows.size(); ++i) {
+      EXPECT_EQ(rows[i].bytes, sweepSizes()[i]) << name << "\n" << r.output;
+      EXPECT_EQ(rows[i].wrongOutOfPlace, "0") << name << " size " << rows[i].bytes << "\n" << r.output;
+      EXPECT_EQ(rows[i].wrongInPlace, "0") << name << " size " << rows[i].bytes << "\n" << r.output;
+    }
+  }
+  // Every data row belongs to a section.
+  EXPECT_EQ(parseRows(r.output).size(), expected.size() * sweepSizes().size()) << r.output;
+  EXPECT_EQ(run.tableColumns, expected) << r.output;
+  ASSERT_EQ(run.best.size(), sweepSizes().size()) << r.output;
+  for (size_t bytes : sweepSizes()) {
+    ASSERT_EQ(run.best.count(bytes), 1u) << "no summary line for " << bytes << "\n" << r.output;
+    EXPECT_NE(std::find(expected.begin(), expected.end(), run.best[bytes]), expected.end())
+        << "size " << bytes << " best '" << run.best[bytes] << "'\n" << r.output;
+  }
+  EXPECT_EQ(r.output.find("FAILED"), std::string::npos) << r.output;
+}
+
+TEST_F(LoomPerfTest, AlgorithmListRunsExactlyTheNamedSections) {
+  CommandResult r = runCommand(withTimeout(loomPerfPath() + " --ranks 2 -a ring,tree -b 1K -e 4K -n 1 -w 0"));
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  AlgorithmRun run = parseAlgorithmRun(r.output);
+  EXPECT_EQ(run.sections, (std::vector<std::string>{"ring", "tree"})) << r.output;
+  EXPECT_TRUE(run.skipped.empty()) << r.output;
+  EXPECT_EQ(run.rows["ring"].size(), 3u) << r.output;
+  EXPECT_EQ(run.rows["tree"].size(), 3u) << r.output;
+  EXPECT_EQ(run.tableColumns, (std::vector<std::string>{"ring", "tree"})) << r.output;
+  EXPECT_EQ(run.best.size(), 3u) << r.output;
+}
+
+TEST_F(LoomPerfTest, UnknownAlgorithmIsRefusedWithTheKnownNames) {
+  CommandResult r = runCommand(withTimeout(loomPerfPath() + " -a bogus"));
+  EXPECT_EQ(r.exitCode, 2) << r.output;
+  EXPECT_NE(r.output.find("unknown algorithm 'bogus'"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("ring"), std::string::npos) << r.output;
+  EXPECT_TRUE(parseRows(r.output).empty()) << r.output;
+
+  r = runCommand(withTimeout(loomPerfPath() + " --algo ring,bogus"));
+  EXPECT_EQ(r.exitCode, 2) << r.output;
+  EXPECT_NE(r.output.find("unknown algorithm 'bogus'"), std::string::npos) << r.output;
+
+  // An algorithm the collective does not have is refused up front, too.
+  r = runCommand(withTimeout(loomPerfPath() + " -a ring,direct"));
+  EXPECT_EQ(r.exitCode, 2) << r.output;
+  EXPECT_NE(r.output.find("direct does not implement allreduce"), std::string::npos) << r.output;
+}
+
+// loom-perf keeps its own copy of which algorithms implement which collective
+// (the registry is internal to libloom.so); `-h` prints it, and this compares
+// it with the registry so that a new or changed algorithm is not missed.
+TEST_F(LoomPerfTest, AlgorithmListMatchesTheRegistry) {
+  CommandResult r = runCommand(withTimeout(loomPerfPath() + " -h"));
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  const std::pair<const char*, loom::CollectiveKind> collectives[] = {
+      {"allreduce", loom::CollectiveKind::kAllReduce},     {"broadcast", loom::CollectiveKind::kBroadcast},
+      {"reduce", loom::CollectiveKind::kReduce},           {"allgather", loom::CollectiveKind::kAllGather},
+      {"reducescatter", loom::CollectiveKind::kReduceScatter}, {"alltoall", loom::CollectiveKind::kAllToAll}};
+  for (const auto& [flagName, kind] : collectives) {
+    std::set<std::string> registry;
+    for (const loom::Algorithm& a : loom::algorithms()) {
+      if (a.implements(kind)) registry.insert(a.name);
+    }
+    std::set<std::string> listed;
+    bool found = false;
+    std::istringstream lines(r.output);
+    std::string line;
+    const std::string prefix = std::string(flagName) + ":";
+    while (std::getline(lines, line)) {
+      size_t start = line.find_first_not_of(' ');
+      if (start == std::string::npos || line.compare(start, prefix.size(), prefix) != 0) continue;
+      found = true;
+      std::string rest = line.substr(start + prefix.size());
+      std::replace(rest.begin(), rest.end(), ',', ' ');
+      std::istringstream names(rest);
+      std::string name;
+      while (names >> name) listed.insert(name);
+    }
+    ASSERT_TRUE(found) << "-h lists no algorithms for " << flagName << "\n" << r.output;
+    EXPECT_EQ(listed, registry) << flagName << ": perf/loom_perf_algorithms.cpp no longer mirrors the registry";
+  }
 }
 
 }  // namespace

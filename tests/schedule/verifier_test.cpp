@@ -9,6 +9,7 @@
 
 #include "algorithms/algorithm.h"
 #include "schedule/schedule.h"
+#include "support/schedule_checks.h"
 
 namespace loom {
 namespace {
@@ -27,13 +28,7 @@ Schedule make(int rank, int nranks, std::vector<std::vector<Step>> channels, siz
 }
 
 std::vector<Schedule> ring(const CollectiveShape& shape, BuildOptions options = {}) {
-  std::vector<Schedule> all;
-  for (int r = 0; r < shape.nranks; ++r) {
-    Result<Schedule> s = buildRing(shape, r, options);
-    EXPECT_TRUE(s.isOk()) << s.status().toString();
-    all.push_back(std::move(s).value());
-  }
-  return all;
+  return testing::buildSchedulesOrFail(&buildRing, shape, options);
 }
 
 // Asserts that verification fails and the message contains `needle`.
