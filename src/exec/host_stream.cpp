@@ -54,7 +54,9 @@ void Stream::Impl::serve() {
     lock.lock();
     if (!s.isOk() && firstError_.isOk()) firstError_ = s;
     ++completed_;
-    done_.notify_all();
+    // Waking synchronize() after every item would cost a context switch per
+    // operation; it only needs to hear about an empty queue.
+    if (completed_ == enqueued_) done_.notify_all();
   }
 }
 
