@@ -292,8 +292,13 @@ std::vector<Case> allCases() {
   for (const Algorithm& a : algorithms()) {
     for (CollectiveKind k : a.collectives) {
       for (int n : {1, 2, 3, 4, 5, 6, 8}) {
-        if (a.needsGroups && n < 3) continue;  // two hosts of two ranks need at least 3 ranks
-        cases.push_back({k, n, "auto", a.name, a.needsGroups ? 2 : 0});
+        if (!a.needsGroups) {
+          cases.push_back({k, n, "auto", a.name});
+        } else if (n > 1) {  // one rank cannot be on two hosts
+          // Hosts of 2 ranks (the last one short when n is odd), and of 3.
+          cases.push_back({k, n, "auto", a.name, n == 2 ? 1 : 2});
+          if (n >= 5) cases.push_back({k, n, "auto", a.name, 3});
+        }
       }
     }
   }
@@ -318,6 +323,7 @@ INSTANTIATE_TEST_SUITE_P(All, CollectiveMatrix, ::testing::ValuesIn(allCases()),
                            const Case& c = info.param;
                            return std::string(collectiveName(c.kind)) + "_" + (*c.algorithm ? c.algorithm : "p2p") +
                                   "_" + std::to_string(c.nranks) + "ranks_" + c.transport +
+                                  (c.ranksPerHost > 0 ? "_" + std::to_string(c.ranksPerHost) + "perhost" : "") +
                                   (c.channels > 1 ? "_" + std::to_string(c.channels) + "channels" : "");
                          });
 
