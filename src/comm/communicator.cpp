@@ -68,10 +68,9 @@ Result<std::unique_ptr<Communicator::Impl>> join(const UniqueIdFields& id, int n
   if (!boot.isOk()) return boot.status().withContext("rank " + std::to_string(rank) + " joining " + std::to_string(nranks) + " ranks");
   impl->bootstrap = std::move(boot.value());
   LOOM_ASSIGN_OR_RETURN(impl->connections, ConnectionTable::connect(*impl->bootstrap, impl->channels));
+  // connect() ends with a barrier: every rank has its connections before any
+  // sends, so no message can reach a rank that is still setting up.
   describeHosts(*impl);
-  // Every rank has its connections before any sends: no message can reach a
-  // rank that is still setting up.
-  LOOM_RETURN_IF_ERROR(impl->bootstrap->barrier());
   LOOM_INFO(kInit, "communicator %s: rank %d of %d ready", impl->name.c_str(), rank, nranks);
   return impl;
 }

@@ -46,6 +46,7 @@ Result<std::unique_ptr<ConnectionTable>> ConnectionTable::connect(Bootstrap& boo
       t->recvs_[{p, c}] = std::move(pair.second);
     }
   }
+  LOOM_RETURN_IF_ERROR(t->setUpDoorbells());
   int tcpPeers = 0;
   for (TransportKind k : t->transports_) tcpPeers += k == TransportKind::kTcp;
   LOOM_INFO(kInit, "rank %d: %d peer(s) over TCP, %d over shared memory, %d channel(s)", rank, tcpPeers,
@@ -54,6 +55,33 @@ Result<std::unique_ptr<ConnectionTable>> ConnectionTable::connect(Bootstrap& boo
 }
 
 ConnectionTable::~ConnectionTable() = default;
+
+std::string ConnectionTable::shmName(const char* what, int rank) const {
+  char name[96];
+  std::snprintf(name, sizeof(name), "/loom-%016llx-%s-%d", static_cast<unsigned long long>(bootstrap_.jobId()), what,
+                rank);
+  return name;
+}
+
+Status ConnectionTable::setUpDoorbells() {
+  const int rank = bootstrap_.rank();
+  LOOM_ASSIGN_OR_RETURN(ownBell_, Doorbell::create(shmName("bell", rank)));
+  // Everyone creates before anyone opens; everyone opens before the names go.
+  Status s = bootstrap_.barrier();
+  peerBells_.resize(bootstrap_.nranks());
+  for (int p = 0; s.isOk() && p < bootstrap_.nranks(); ++p) {
+    if (p == rank || transports_[p] != TransportKind::kShm) continue;
+    auto bell = Doorbell::open(shmName("bell", p));
+    if (bell.isOk()) peerBells_[p] = std::move(bell.value()); else s = bell.status();
+  }
+  if (s.isOk()) s = bootstrap_.barrier();
+  ownBell_->unlink();
+  return s;
+}
+
+Doorbell* ConnectionTable::bellOf(int rank) const {
+  return rank == bootstrap_.rank() ? ownBell_.get() : peerBells_[rank].get();
+}
 
 std::string ConnectionTable::shmName(int from, int to, int channel) const {
   char name[96];
@@ -76,7 +104,8 @@ Result<SendConnection*> ConnectionTable::sendConnection(int peer, int channel) {
   auto it = sends_.find({peer, channel});
   if (it != sends_.end()) return it->second.get();
   LOOM_RETURN_IF_ERROR(checkPeer(peer, channel));
-  ShmEndpoint e{shmName(bootstrap_.rank(), peer, channel), config().shmBufferBytes, peer, bootstrap_.peers()[peer].pid};
+  ShmEndpoint e{shmName(bootstrap_.rank(), peer, channel), config().shmBufferBytes, peer, bootstrap_.peers()[peer].pid,
+                bellOf(peer)};
   LOOM_ASSIGN_OR_RETURN(auto c, openShmSend(e));
   SendConnection* raw = c.get();
   sends_[{peer, channel}] = std::move(c);
@@ -87,7 +116,8 @@ Result<RecvConnection*> ConnectionTable::recvConnection(int peer, int channel) {
   auto it = recvs_.find({peer, channel});
   if (it != recvs_.end()) return it->second.get();
   LOOM_RETURN_IF_ERROR(checkPeer(peer, channel));
-  ShmEndpoint e{shmName(peer, bootstrap_.rank(), channel), config().shmBufferBytes, peer, bootstrap_.peers()[peer].pid};
+  ShmEndpoint e{shmName(peer, bootstrap_.rank(), channel), config().shmBufferBytes, peer, bootstrap_.peers()[peer].pid,
+                bellOf(peer)};
   LOOM_ASSIGN_OR_RETURN(auto c, openShmRecv(e));
   RecvConnection* raw = c.get();
   recvs_[{peer, channel}] = std::move(c);

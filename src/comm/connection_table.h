@@ -14,6 +14,7 @@
 
 #include "bootstrap/bootstrap.h"
 #include "exec/executor.h"
+#include "transports/shm/doorbell.h"
 
 namespace loom {
 
@@ -28,6 +29,8 @@ class ConnectionTable final : public ConnectionProvider {
 
   Result<SendConnection*> sendConnection(int peer, int channel) override;
   Result<RecvConnection*> recvConnection(int peer, int channel) override;
+  uint32_t activitySnapshot() override { return ownBell_->snapshot(); }
+  void waitForActivity(uint32_t seen, int micros) override { ownBell_->wait(seen, micros); }
 
   TransportKind transportTo(int peer) const { return transports_[peer]; }
   // Tells every peer this rank is aborting.
@@ -38,9 +41,17 @@ class ConnectionTable final : public ConnectionProvider {
   std::string shmName(int from, int to, int channel) const;
   Status checkPeer(int peer, int channel) const;
 
+  std::string shmName(const char* what, int rank) const;
+  // Creates this rank's bell and opens every shared-memory peer's; collective.
+  Status setUpDoorbells();
+  Doorbell* bellOf(int rank) const;
+
   Bootstrap& bootstrap_;
   int channels_ = 1;
   std::vector<TransportKind> transports_;
+  // Declared before the connections, which ring them, so they outlive them.
+  std::unique_ptr<Doorbell> ownBell_;
+  std::vector<std::unique_ptr<Doorbell>> peerBells_;  // by rank; null across hosts
   std::map<std::pair<int, int>, std::unique_ptr<SendConnection>> sends_;
   std::map<std::pair<int, int>, std::unique_ptr<RecvConnection>> recvs_;
 };

@@ -29,6 +29,10 @@ std::string CallSignature::toString() const {
   return buf;
 }
 
+void ConnectionProvider::waitForActivity(uint32_t, int micros) {
+  std::this_thread::sleep_for(std::chrono::microseconds(micros));
+}
+
 namespace {
 
 struct MessageHeader {
@@ -93,6 +97,7 @@ class Runner {
     auto lastProgress = std::chrono::steady_clock::now();
     int idle = 0;
     while (true) {
+      const uint32_t activity = connections_.activitySnapshot();
       bool done = true, progressed = false;
       for (Lane& lane : lanes_) {
         LOOM_RETURN_IF_ERROR(advance(lane, progressed));
@@ -112,8 +117,8 @@ class Runner {
         continue;
       }
       // Parked: ranks that are not running get the cores (more ranks than cores).
-      sleepBriefly(idle);
-      if (idle % 64 == 0) {
+      sleepBriefly(activity);
+      if (idle % 16 == 0) {
         LOOM_RETURN_IF_ERROR(checkPeers());
         double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - lastProgress).count();
         if (waited > timeout) {
@@ -282,9 +287,9 @@ class Runner {
     return Status::ok();
   }
 
-  void sleepBriefly(int idle) {
+  void sleepBriefly(uint32_t activity) {
     // Sleep on the sockets we wait for when there are any (wakes as data
-    // arrives); otherwise back off from 20 us to 1 ms.
+    // arrives); otherwise until a shared-memory peer rings this rank's bell.
     std::vector<pollfd> fds;
     for (const Lane& lane : lanes_) {
       if (lane.receiving && lane.recv.connection->pollFd() >= 0) {
@@ -298,8 +303,7 @@ class Runner {
       ::poll(fds.data(), fds.size(), 1);
       return;
     }
-    int micros = std::min(1000, 20 << std::min(6, (idle - 512) / 64));
-    std::this_thread::sleep_for(std::chrono::microseconds(micros));
+    connections_.waitForActivity(activity, 2000);
   }
 
   Status checkPeers() {

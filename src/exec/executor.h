@@ -37,6 +37,11 @@ class ConnectionProvider {
   virtual ~ConnectionProvider() = default;
   virtual Result<SendConnection*> sendConnection(int peer, int channel) = 0;
   virtual Result<RecvConnection*> recvConnection(int peer, int channel) = 0;
+  // Sleeping when nothing can progress: read activitySnapshot() before looking
+  // for work; waitForActivity() returns when a peer may have made some (or
+  // after `micros`).
+  virtual uint32_t activitySnapshot() { return 0; }
+  virtual void waitForActivity(uint32_t seen, int micros);
 };
 
 struct Execution {

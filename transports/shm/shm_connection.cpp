@@ -94,9 +94,13 @@ class ShmSend final : public SendConnection {
     std::memcpy(seg_->data() + at, data, first);
     std::memcpy(seg_->data(), static_cast<const char*>(data) + first, n - first);
     h->head.store(head + n, std::memory_order_release);
+    if (e_.peerBell != nullptr) e_.peerBell->ring();
     return n;
   }
-  void abort() override { seg_->header()->senderAborted.store(1); }
+  void abort() override {
+    seg_->header()->senderAborted.store(1);
+    if (e_.peerBell != nullptr) e_.peerBell->ring();
+  }
   Status peerStatus() override { return peerStatusOf(e_, seg_->header()->receiverAborted.load() != 0); }
 
  private:
@@ -124,8 +128,12 @@ class ShmRecv final : public RecvConnection {
   void consume(size_t bytes) override {
     RingHeader* h = seg_->header();
     h->tail.store(h->tail.load(std::memory_order_relaxed) + bytes, std::memory_order_release);
+    if (e_.peerBell != nullptr) e_.peerBell->ring();  // the sender may be waiting for room
   }
-  void abort() override { seg_->header()->receiverAborted.store(1); }
+  void abort() override {
+    seg_->header()->receiverAborted.store(1);
+    if (e_.peerBell != nullptr) e_.peerBell->ring();
+  }
   Status peerStatus() override {
     Status s = peerStatusOf(e_, seg_->header()->senderAborted.load() != 0);
     // A sender may write its last message and exit before we look: unread

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "transports/connection.h"
+#include "transports/shm/doorbell.h"
 
 namespace loom {
 
@@ -20,6 +21,7 @@ struct ShmEndpoint {
   size_t capacity = 0;
   int peerRank = -1;
   int peerPid = 0;  // checked for liveness while waiting
+  Doorbell* peerBell = nullptr;  // rung when the peer may now make progress (may be null)
 };
 
 Result<std::unique_ptr<SendConnection>> openShmSend(const ShmEndpoint& endpoint);
