@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "topo/link_bandwidth.h"
+#include "topo/socket_links.h"
 
 namespace loom {
 namespace {
@@ -47,7 +48,7 @@ class HwlocReader {
     for (const XmlElement& child : root.children) {
       if (child.name == "object") LOOM_RETURN_IF_ERROR(walk(child, -1, -1));
     }
-    connectSockets();
+    connectSocketsPairwise(g_);
     for (const XmlElement& child : root.children) {
       if (child.name == "distances2hetero" || child.name == "distances2") {
         LOOM_RETURN_IF_ERROR(readDistances(child));
@@ -204,21 +205,6 @@ class HwlocReader {
       }
     }
     return Status::ok();
-  }
-
-  void connectSockets() {
-    std::vector<int> cpus = g_.nodesOfKind(NodeKind::kCpu);
-    for (size_t i = 0; i < cpus.size(); ++i) {
-      for (size_t j = i + 1; j < cpus.size(); ++j) {
-        TopoLink link;
-        link.a = cpus[i];
-        link.b = cpus[j];
-        link.kind = LinkKind::kSys;
-        link.bandwidthGBs = interSocketGBs(g_.node(cpus[i]).cpu.vendor);
-        link.latencyUs = kSysLatencyUs;
-        g_.addLink(link);
-      }
-    }
   }
 
   // The NVLink matrix: objects named "Type:gp_index", values in MB/s, row = from.

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "topo/link_bandwidth.h"
+#include "topo/socket_links.h"
 
 namespace loom {
 namespace {
@@ -94,7 +95,7 @@ class NcclReader {
         ignored(child, root);
       }
     }
-    connectSockets();
+    connectSocketsPairwise(g_);  // NCCL joins every pair of sockets directly; so do we
     LOOM_RETURN_IF_ERROR(resolveNvLinks());
     return std::move(g_);
   }
@@ -322,22 +323,6 @@ class NcclReader {
       g_.addLink(link);
     }
     return Status::ok();
-  }
-
-  // NCCL joins every pair of sockets directly; so do we.
-  void connectSockets() {
-    std::vector<int> cpus = g_.nodesOfKind(NodeKind::kCpu);
-    for (size_t i = 0; i < cpus.size(); ++i) {
-      for (size_t j = i + 1; j < cpus.size(); ++j) {
-        TopoLink link;
-        link.a = cpus[i];
-        link.b = cpus[j];
-        link.kind = LinkKind::kSys;
-        link.bandwidthGBs = interSocketGBs(g_.node(cpus[i]).cpu.vendor);
-        link.latencyUs = kSysLatencyUs;
-        g_.addLink(link);
-      }
-    }
   }
 
   // NVLinks name their far end by bus id, which may come later in the file, so

@@ -3,19 +3,13 @@
 // ranks of one process (ncclCommInitAll, grouped ncclCommInitRank), after a
 // split, with PreMulSum ops and on host streams.
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/mman.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
-#include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <functional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "nccl.h"
@@ -31,77 +25,23 @@ using loom::testing::RankOutcome;
 // C program would, and shares it through an anonymous shared page.
 // ---------------------------------------------------------------------------
 
-struct SharedNcclId {
-  std::atomic<int> state;  // 0 waiting, 1 ready, 2 rank 0 failed
-  ncclUniqueId id;
-};
-
-int runNcclChild(int rank, SharedNcclId* shared, const std::function<void(int, const ncclUniqueId&)>& fn) {
-  if (rank == 0) {
-    ncclUniqueId id;
-    ncclResult_t r = ncclGetUniqueId(&id);
-    if (r != ncclSuccess) {
-      std::fprintf(stderr, "rank 0: ncclGetUniqueId: %s\n", ncclGetLastError(nullptr));
-      shared->state.store(2);
-      return 3;
-    }
-    shared->id = id;
-    shared->state.store(1);
-  } else {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (shared->state.load() == 0) {
-      if (std::chrono::steady_clock::now() > deadline) return 4;
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    if (shared->state.load() != 1) return 5;
-  }
-  fn(rank, shared->id);
-  return ::testing::Test::HasFailure() ? 1 : 0;
-}
-
 // Forks nranks processes running fn(rank, id); kills them after timeoutSeconds.
 std::vector<RankOutcome> runNcclRanks(int nranks, const std::function<void(int, const ncclUniqueId&)>& fn,
                                       double timeoutSeconds = 120) {
-  void* page = mmap(nullptr, sizeof(SharedNcclId), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  auto* shared = new (page) SharedNcclId();
-  shared->state.store(0);
-  std::fflush(stdout);
-  std::fflush(stderr);
-  std::vector<pid_t> pids(nranks, -1);
-  for (int r = 0; r < nranks; ++r) {
-    pid_t pid = fork();
-    if (pid == 0) {
-      int code = runNcclChild(r, shared, fn);
-      std::fflush(stdout);
-      std::fflush(stderr);
-      _exit(code);
-    }
-    pids[r] = pid;
-  }
-  std::vector<RankOutcome> outcomes(nranks);
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeoutSeconds);
-  for (int remaining = nranks; remaining > 0;) {
-    for (int r = 0; r < nranks; ++r) {
-      int status = 0;
-      if (pids[r] < 0 || waitpid(pids[r], &status, WNOHANG) != pids[r]) continue;
-      if (WIFEXITED(status)) outcomes[r].exitCode = WEXITSTATUS(status);
-      if (WIFSIGNALED(status)) outcomes[r].signal = WTERMSIG(status);
-      pids[r] = -1;
-      --remaining;
-    }
-    if (remaining > 0 && std::chrono::steady_clock::now() > deadline) {
-      for (int r = 0; r < nranks; ++r) {
-        if (pids[r] < 0) continue;
-        kill(pids[r], SIGKILL);
-        waitpid(pids[r], nullptr, 0);
-        outcomes[r].timedOut = true;
-      }
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  munmap(page, sizeof(SharedNcclId));
-  return outcomes;
+  return loom::testing::runRanksWithId<ncclUniqueId>(
+      nranks,
+      [](ncclUniqueId& id) {
+        if (ncclGetUniqueId(&id) != ncclSuccess) {
+          std::fprintf(stderr, "rank 0: ncclGetUniqueId: %s\n", ncclGetLastError(nullptr));
+          return false;
+        }
+        return true;
+      },
+      [&](int rank, const ncclUniqueId& id) {
+        fn(rank, id);
+        return 0;
+      },
+      timeoutSeconds);
 }
 
 // Runs fn(comm) on each of nranks forked ranks with a communicator made by

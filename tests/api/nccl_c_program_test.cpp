@@ -7,34 +7,18 @@
 // real NCCL was loaded would prove nothing about Loom.
 #include <gtest/gtest.h>
 #include <stdlib.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <string>
+
+#include "support/run_command.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-struct CommandResult {
-  int exitCode = -1;
-  std::string output;  // stdout and stderr together
-};
-
-CommandResult runCommand(const std::string& command) {
-  CommandResult result;
-  std::fflush(stdout);
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return result;
-  char buffer[4096];
-  size_t n;
-  while ((n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0) result.output.append(buffer, n);
-  int status = pclose(pipe);
-  if (status != -1 && WIFEXITED(status)) result.exitCode = WEXITSTATUS(status);
-  return result;
-}
+using loom::testing::CommandResult;
+using loom::testing::runCommand;
 
 std::string quoted(const fs::path& p) { return "'" + p.string() + "'"; }
 

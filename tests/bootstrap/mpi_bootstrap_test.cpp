@@ -1,14 +1,14 @@
 // Ranks under `mpirun --oversubscribe -np 4`: loom-perf bootstraps Loom through
 // createCommunicatorFromMpi and checks every result.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <cstdlib>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "support/run_command.h"
 
 #if defined(LOOM_HAVE_MPI)
 #include "bootstrap/mpi_bootstrap.h"
@@ -16,31 +16,11 @@
 
 namespace {
 
-struct CommandResult {
-  int exitCode = -1;
-  std::string output;
-};
+using loom::testing::CommandResult;
+using loom::testing::haveCommand;
+using loom::testing::runCommand;
 
-CommandResult runCommand(const std::string& command) {
-  CommandResult result;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return result;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), pipe)) > 0) result.output.append(buf, n);
-  int status = pclose(pipe);
-  result.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
-
-bool haveCommand(const char* name) {
-  return std::system((std::string("command -v ") + name + " >/dev/null 2>&1").c_str()) == 0;
-}
-
-std::string loomPerfPath() {
-  const char* dir = std::getenv("LOOM_BUILD_DIR");
-  return std::string(dir != nullptr ? dir : ".") + "/bin/loom-perf";
-}
+std::string loomPerfPath() { return loom::testing::builtProgramPath("loom-perf"); }
 
 // `appContexts` is what follows mpirun's own flags: "-np 4 prog args [: -np 2 prog args]".
 std::string mpirun(const std::string& appContexts) {

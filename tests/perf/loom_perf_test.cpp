@@ -1,12 +1,10 @@
 // loom-perf end to end: forked ranks, every size row present, every result
 // checked correct, and a bad command line refused with a useful message.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
-#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <set>
@@ -15,35 +13,20 @@
 #include <vector>
 
 #include "algorithms/registry.h"
+#include "support/run_command.h"
 
 namespace {
 
-struct CommandResult {
-  int exitCode = -1;
-  std::string output;  // stdout and stderr together
-};
+using loom::testing::CommandResult;
+using loom::testing::haveCommand;
+using loom::testing::runCommand;
 
-CommandResult runCommand(const std::string& command) {
-  CommandResult result;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return result;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), pipe)) > 0) result.output.append(buf, n);
-  int status = pclose(pipe);
-  result.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
-
-std::string loomPerfPath() {
-  const char* dir = std::getenv("LOOM_BUILD_DIR");
-  return std::string(dir != nullptr ? dir : ".") + "/bin/loom-perf";
-}
+std::string loomPerfPath() { return loom::testing::builtProgramPath("loom-perf"); }
 
 // Bounds each run in time even if something hangs, so ctest reports a failure
 // instead of waiting for its own timeout.
 std::string withTimeout(const std::string& command) {
-  if (std::system("command -v timeout >/dev/null 2>&1") == 0) return "timeout 300 " + command;
+  if (haveCommand("timeout")) return "timeout 300 " + command;
   return command;
 }
 

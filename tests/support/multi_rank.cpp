@@ -15,20 +15,20 @@
 namespace loom::testing {
 namespace {
 
-struct SharedId {
+// The shared page: a state word, then the id's bytes.
+struct SharedHeader {
   std::atomic<int> state;  // 0 waiting, 1 ready, 2 rank 0 failed
-  UniqueId id;
 };
+constexpr size_t kIdOffset = 64;  // keeps the id aligned for any type
+static_assert(sizeof(SharedHeader) <= kIdOffset);
 
-int runChild(int rank, SharedId* shared, const std::function<int(int, const UniqueId&)>& fn) {
+int runChild(int rank, SharedHeader* shared, unsigned char* id, const std::function<bool(void*)>& makeId,
+             const std::function<int(int, const void*)>& fn) {
   if (rank == 0) {
-    auto id = createUniqueId();
-    if (!id.isOk()) {
-      std::fprintf(stderr, "rank 0: createUniqueId failed: %s\n", id.status().toString().c_str());
+    if (!makeId(id)) {
       shared->state.store(2);
       return 3;
     }
-    shared->id = id.value();
     shared->state.store(1);
   } else {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
@@ -38,18 +38,21 @@ int runChild(int rank, SharedId* shared, const std::function<int(int, const Uniq
     }
     if (shared->state.load() != 1) return 5;
   }
-  int code = fn(rank, shared->id);
+  int code = fn(rank, id);
   if (::testing::Test::HasFailure() && code == 0) code = 1;
   return code;
 }
 
 }  // namespace
 
-std::vector<RankOutcome> runRanks(int nranks, const std::function<int(int, const UniqueId&)>& fn,
-                                  double timeoutSeconds) {
-  void* page = mmap(nullptr, sizeof(SharedId), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  auto* shared = new (page) SharedId();
+std::vector<RankOutcome> runRanksWithIdBytes(int nranks, size_t idBytes, const std::function<bool(void*)>& makeId,
+                                             const std::function<int(int, const void*)>& fn,
+                                             double timeoutSeconds) {
+  const size_t pageBytes = kIdOffset + idBytes;
+  void* page = mmap(nullptr, pageBytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  auto* shared = new (page) SharedHeader();
   shared->state.store(0);
+  auto* id = static_cast<unsigned char*>(page) + kIdOffset;
   std::fflush(stdout);
   std::fflush(stderr);
 
@@ -57,7 +60,7 @@ std::vector<RankOutcome> runRanks(int nranks, const std::function<int(int, const
   for (int r = 0; r < nranks; ++r) {
     pid_t pid = fork();
     if (pid == 0) {
-      int code = runChild(r, shared, fn);
+      int code = runChild(r, shared, id, makeId, fn);
       std::fflush(stdout);
       std::fflush(stderr);
       _exit(code);
@@ -94,8 +97,24 @@ std::vector<RankOutcome> runRanks(int nranks, const std::function<int(int, const
     }
     if (!progressed) std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
-  munmap(page, sizeof(SharedId));
+  munmap(page, pageBytes);
   return outcomes;
+}
+
+std::vector<RankOutcome> runRanks(int nranks, const std::function<int(int, const UniqueId&)>& fn,
+                                  double timeoutSeconds) {
+  return runRanksWithId<UniqueId>(
+      nranks,
+      [](UniqueId& id) {
+        auto made = createUniqueId();
+        if (!made.isOk()) {
+          std::fprintf(stderr, "rank 0: createUniqueId failed: %s\n", made.status().toString().c_str());
+          return false;
+        }
+        id = made.value();
+        return true;
+      },
+      fn, timeoutSeconds);
 }
 
 std::string describeFailures(const std::vector<RankOutcome>& outcomes) {
