@@ -26,11 +26,8 @@ bool receivesThroughScratch(int rank, int peer, int nranks) {
 }
 
 Status validate(const char* name, const CollectiveShape& shape, int rank, const BuildOptions& options) {
+  LOOM_RETURN_IF_ERROR(validateRanksAndChannels(name, shape, rank, options));
   const int n = shape.nranks;
-  if (n < 1) return Status::invalidArgument("%s: nranks %d is invalid; need at least 1", name, n);
-  if (rank < 0 || rank >= n) return Status::invalidArgument("%s: rank %d is outside [0, %d)", name, rank, n);
-  if (options.channels < 1)
-    return Status::invalidArgument("%s: options.channels %d is invalid; need at least 1", name, options.channels);
   if (shape.kind != CollectiveKind::kAllToAll)
     return Status::invalidArgument("%s builder cannot build collective %s", name, collectiveName(shape.kind));
   if (shape.count > SIZE_MAX / static_cast<size_t>(n))

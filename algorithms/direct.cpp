@@ -91,11 +91,7 @@ void twoShot(Channel& ch, int rank, int n, Range part, size_t P) {
 }
 
 Status validate(const char* name, const CollectiveShape& shape, int rank, const BuildOptions& options) {
-  if (shape.nranks < 1) return Status::invalidArgument("%s: nranks %d is invalid; need at least 1", name, shape.nranks);
-  if (rank < 0 || rank >= shape.nranks)
-    return Status::invalidArgument("%s: rank %d is outside [0, %d)", name, rank, shape.nranks);
-  if (options.channels < 1)
-    return Status::invalidArgument("%s: options.channels %d is invalid; need at least 1", name, options.channels);
+  LOOM_RETURN_IF_ERROR(validateRanksAndChannels(name, shape, rank, options));
   if (shape.kind != CollectiveKind::kAllReduce)
     return Status::invalidArgument("%s: collective %s is not supported (only AllReduce)", name,
                                    collectiveName(shape.kind));

@@ -220,13 +220,7 @@ void reduceScatter(Channel& ch, int rank, int n, const Flat& f, size_t P) {
 }
 
 Status validate(const CollectiveShape& shape, int rank, const BuildOptions& options) {
-  if (shape.nranks < 1)
-    return Status::invalidArgument("halving-doubling: nranks %d is invalid; need at least 1", shape.nranks);
-  if (rank < 0 || rank >= shape.nranks)
-    return Status::invalidArgument("halving-doubling: rank %d is outside [0, %d)", rank, shape.nranks);
-  if (options.channels < 1)
-    return Status::invalidArgument("halving-doubling: options.channels %d is invalid; need at least 1",
-                                   options.channels);
+  LOOM_RETURN_IF_ERROR(validateRanksAndChannels("halving-doubling", shape, rank, options));
   switch (shape.kind) {
     case CollectiveKind::kAllReduce: break;
     case CollectiveKind::kAllGather:

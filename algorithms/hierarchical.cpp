@@ -388,12 +388,7 @@ size_t reduce(Channel& ch, const Groups& gs, const Place& at, int root, Range pa
 }
 
 Status validate(const CollectiveShape& shape, int rank, const BuildOptions& options) {
-  if (shape.nranks < 1)
-    return Status::invalidArgument("hierarchical: nranks %d is invalid; need at least 1", shape.nranks);
-  if (rank < 0 || rank >= shape.nranks)
-    return Status::invalidArgument("hierarchical: rank %d is outside [0, %d)", rank, shape.nranks);
-  if (options.channels < 1)
-    return Status::invalidArgument("hierarchical: options.channels %d is invalid; need at least 1", options.channels);
+  LOOM_RETURN_IF_ERROR(validateRanksAndChannels("hierarchical", shape, rank, options));
   if (!options.groupOf.empty() && options.groupOf.size() != static_cast<size_t>(shape.nranks))
     return Status::invalidArgument(
         "hierarchical: options.groupOf has %zu entries but there are %d ranks; give one group per rank or none",

@@ -72,4 +72,20 @@ inline Slice scratch(size_t offset, size_t count) { return {BufferId::kScratch, 
 inline Slice in(Range r) { return in(r.lo, r.size()); }
 inline Slice out(Range r) { return out(r.lo, r.size()); }
 
+// The checks every builder starts with; `algorithm` prefixes the message.
+inline Status validateRanksAndChannels(const char* algorithm, const CollectiveShape& shape, int rank,
+                                       const BuildOptions& options) {
+  if (shape.nranks < 1) {
+    return Status::invalidArgument("%s: nranks %d is invalid; need at least 1", algorithm, shape.nranks);
+  }
+  if (rank < 0 || rank >= shape.nranks) {
+    return Status::invalidArgument("%s: rank %d is outside [0, %d)", algorithm, rank, shape.nranks);
+  }
+  if (options.channels < 1) {
+    return Status::invalidArgument("%s: options.channels %d is invalid; need at least 1", algorithm,
+                                   options.channels);
+  }
+  return Status::ok();
+}
+
 }  // namespace loom

@@ -173,11 +173,7 @@ size_t chainReduce(Channel& ch, const Ring& ring, int root, Range part, size_t P
 }
 
 Status validate(const CollectiveShape& shape, int rank, const BuildOptions& options) {
-  if (shape.nranks < 1) return Status::invalidArgument("ring: nranks %d is invalid; need at least 1", shape.nranks);
-  if (rank < 0 || rank >= shape.nranks)
-    return Status::invalidArgument("ring: rank %d is outside [0, %d)", rank, shape.nranks);
-  if (options.channels < 1)
-    return Status::invalidArgument("ring: options.channels %d is invalid; need at least 1", options.channels);
+  LOOM_RETURN_IF_ERROR(validateRanksAndChannels("ring", shape, rank, options));
   switch (shape.kind) {
     case CollectiveKind::kBroadcast:
     case CollectiveKind::kReduce:

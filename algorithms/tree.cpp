@@ -236,13 +236,7 @@ class TreeBuilder {
 };
 
 Status validate(const CollectiveShape& shape, int rank, const BuildOptions& options) {
-  if (shape.nranks < 1)
-    return Status::invalidArgument("double binary tree: nranks %d is invalid; need at least 1", shape.nranks);
-  if (rank < 0 || rank >= shape.nranks)
-    return Status::invalidArgument("double binary tree: rank %d is outside [0, %d)", rank, shape.nranks);
-  if (options.channels < 1)
-    return Status::invalidArgument("double binary tree: options.channels %d is invalid; need at least 1",
-                                   options.channels);
+  LOOM_RETURN_IF_ERROR(validateRanksAndChannels("double binary tree", shape, rank, options));
   switch (shape.kind) {
     case CollectiveKind::kAllReduce: break;
     case CollectiveKind::kBroadcast:
