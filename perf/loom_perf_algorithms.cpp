@@ -66,7 +66,7 @@ const std::vector<std::string>& allAlgorithmNames() {
 
 bool isKnownAlgorithm(const std::string& text) {
   const auto& names = allAlgorithmNames();
-  return std::find(names.begin(), names.end(), lower(text)) != names.end();
+  return lower(text) == kPlannerSection || std::find(names.begin(), names.end(), lower(text)) != names.end();
 }
 
 Result<AlgorithmSelection> parseAlgorithmSelection(const std::string& flag, const std::string& text,
@@ -81,6 +81,7 @@ Result<AlgorithmSelection> parseAlgorithmSelection(const std::string& flag, cons
                                      collective.c_str(), flag.c_str());
     }
     selection.perSection = available;
+    selection.perSection.push_back(kPlannerSection);
     return selection;
   }
   if (isRules) {
@@ -115,7 +116,7 @@ Result<AlgorithmSelection> parseAlgorithmSelection(const std::string& flag, cons
     return selection;
   }
   for (const std::string& name : names) {
-    if (std::find(available.begin(), available.end(), name) == available.end()) {
+    if (name != kPlannerSection && std::find(available.begin(), available.end(), name) == available.end()) {
       if (available.empty()) {
         return Status::invalidArgument("%s '%s': %s has no algorithms to choose from; drop %s", flag.c_str(),
                                        text.c_str(), collective.c_str(), flag.c_str());

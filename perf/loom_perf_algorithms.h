@@ -11,6 +11,9 @@
 
 namespace loom::perf {
 
+// The section that runs with no algorithm forced: what the planner picks.
+inline constexpr const char* kPlannerSection = "auto";
+
 // The algorithms that implement `kind`, in the order `-a all` runs them.
 // Empty for sendrecv, which has no algorithm to choose.
 const std::vector<std::string>& algorithmsFor(CollectiveKind kind);

@@ -9,8 +9,10 @@
 #include <cstring>
 
 #include "loom/device.h"
+#include "loom_perf_algorithms.h"
 #include "loom_perf_layout.h"
 #include "loom_perf_pattern.h"
+#include "plan/bus_bandwidth.h"
 
 namespace loom::perf {
 namespace {
@@ -385,7 +387,8 @@ Result<std::string> probeAlgorithm(const Options& o, Backend& b, ProbeBuffers* b
 Status runAlgorithmSection(const Options& o, Backend& loom, const std::string& name, AlgorithmRows* result) {
   const bool printing = loom.rank() == 0;
   result->name = name;
-  const std::string rules = std::string(collectiveFlagName(o.collective)) + ":" + name;
+  // The planner's section forces nothing.
+  const std::string rules = name == kPlannerSection ? "" : std::string(collectiveFlagName(o.collective)) + ":" + name;
   auto skip = [&](const std::string& reason) {
     result->skipped = reason;
     if (printing) print("# algorithm " + name + ": skipped: " + reason + "\n#\n");

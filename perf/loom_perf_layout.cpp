@@ -41,20 +41,6 @@ CollectiveLayout layoutFor(CollectiveKind kind, size_t bytes, DataType type, int
   return l;
 }
 
-double busBandwidthFactor(CollectiveKind kind, int nranks) {
-  const double n = nranks;
-  switch (kind) {
-    case CollectiveKind::kAllReduce: return 2.0 * (n - 1) / n;
-    case CollectiveKind::kAllGather:
-    case CollectiveKind::kReduceScatter:
-    case CollectiveKind::kAllToAll: return (n - 1) / n;
-    case CollectiveKind::kBroadcast:
-    case CollectiveKind::kReduce:
-    case CollectiveKind::kSendRecv: return 1.0;
-  }
-  return 1.0;
-}
-
 bool isReducing(CollectiveKind kind) {
   return kind == CollectiveKind::kAllReduce || kind == CollectiveKind::kReduce ||
          kind == CollectiveKind::kReduceScatter;

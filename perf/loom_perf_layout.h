@@ -24,10 +24,6 @@ struct CollectiveLayout {
 
 CollectiveLayout layoutFor(CollectiveKind kind, size_t bytes, DataType type, int nranks);
 
-// busbw = algbw * factor: the fraction of the data each rank must move over
-// its busiest link, so numbers compare across rank counts and with link speed.
-double busBandwidthFactor(CollectiveKind kind, int nranks);
-
 bool isReducing(CollectiveKind kind);
 bool hasRoot(CollectiveKind kind);
 

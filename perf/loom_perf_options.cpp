@@ -216,6 +216,8 @@ std::string usageText(const char* program) {
          "                         those; all: every algorithm of the collective), then a\n"
          "                         table of out-of-place busbw per size and algorithm with\n"
          "                         the best; one that cannot run here is skipped, with why.\n"
+         "                         auto: the planner's choice per size (LOOM_ALGO unset);\n"
+         "                         all adds it, and the table its busbw over the best's.\n"
          "                         all runs, per collective:\n" +
          algorithmListText() +
          "  -z, --blocking 0|1     1: every call completes before the next (no stream)\n"

@@ -7,6 +7,8 @@
 #include <map>
 #include <tuple>
 
+#include "loom_perf_algorithms.h"
+
 namespace loom::perf {
 namespace {
 
@@ -135,12 +137,15 @@ std::string formatAlgorithmTable(const std::vector<AlgorithmRows>& algorithms, c
     head += sformat("  %*s", w, a->name.c_str());
   }
   head += sformat("  %8s", "best");
+  const bool hasPlanner = std::any_of(ran.begin(), ran.end(), [](const AlgorithmRows* a) { return a->name == kPlannerSection; });
+  if (hasPlanner) head += sformat("  %9s", "auto/best");
   if (mpi != nullptr) head += sformat("  %8s  %9s", "mpi", "best/mpi");
   s += head + "\n";
   for (const Row* line : order) {
     std::string text = sformat("# %10zu  %8s  %6s  %6d", line->bytes, dataTypeName(line->type), opLabel(*line),
                                line->root);
     const Row* best = nullptr;
+    const Row* planned = nullptr;
     std::string bestName = "-";
     for (size_t i = 0; i < ran.size(); ++i) {
       const Row* r = nullptr;
@@ -151,6 +156,10 @@ std::string formatAlgorithmTable(const std::vector<AlgorithmRows>& algorithms, c
         }
       }
       text += sformat("  %*s", widths[i], r ? formatNumber(r->outOfPlace.busBw, widths[i]).c_str() : "-");
+      if (ran[i]->name == kPlannerSection) {
+        planned = r;
+        continue;  // the planner picks among the others: best is among forced algorithms
+      }
       // The shortest time is the highest busbw (same size, same factor), and
       // still picks one with a single rank, where every busbw is 0.
       if (r != nullptr && (best == nullptr || r->outOfPlace.timeUs < best->outOfPlace.timeUs)) {
@@ -159,6 +168,14 @@ std::string formatAlgorithmTable(const std::vector<AlgorithmRows>& algorithms, c
       }
     }
     text += sformat("  %8s", bestName.c_str());
+    if (hasPlanner) {
+      // Time ratio, so it is defined at one rank too: 1.00 means the planner
+      // ran as fast as the best forced algorithm, 0.80 that it took 25% longer.
+      std::string ratio = planned && best && planned->outOfPlace.timeUs > 0
+                              ? formatNumber(best->outOfPlace.timeUs / planned->outOfPlace.timeUs, 9)
+                              : "-";
+      text += sformat("  %9s", ratio.c_str());
+    }
     if (mpi != nullptr) {
       auto it = mpiRow.find(keyOf(*line));
       const Row* m = it != mpiRow.end() ? it->second : nullptr;

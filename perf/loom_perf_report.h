@@ -47,7 +47,9 @@ struct AlgorithmRows {
 };
 
 // `-a all`'s closing table: a line per (type, op, root, size), a column of
-// out-of-place busbw per algorithm that ran, and "best" naming the fastest.
+// out-of-place busbw per algorithm that ran, and "best" naming the fastest
+// forced one; with an "auto" section, auto/best: the best's time over the
+// planner's (1.00: the planner chose as well as the best).
 // With `mpi` non-null, MPI's busbw and best / mpi follow. Every line starts
 // with '#', so tools that read nccl-tests' rows see only the sections' rows.
 std::string formatAlgorithmTable(const std::vector<AlgorithmRows>& algorithms, const std::vector<Row>* mpi);

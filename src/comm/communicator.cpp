@@ -7,7 +7,6 @@
 #include <thread>
 
 #include "algorithms/registry.h"
-#include "algorithms/ring_orders.h"
 #include "bootstrap/bootstrap_root.h"
 #include "comm/communicator_impl.h"
 #include "comm/group.h"
@@ -44,7 +43,6 @@ void describeHosts(Communicator::Impl& impl) {
   }
   impl.algorithmContext.multipleGroups = hosts.size() > 1;
   impl.algorithmContext.directReach = hosts.size() == 1;
-  if (impl.channels > 1) impl.ringOrders = complementaryRingOrders(impl.nranks, impl.channels);
   LOOM_INFO(kInit, "%d rank(s) on %zu host(s)", impl.nranks, hosts.size());
 }
 
@@ -61,9 +59,8 @@ Result<std::unique_ptr<Communicator::Impl>> join(const UniqueIdFields& id, int n
   impl->nranks = nranks;
   impl->name = options.name;
   impl->channels = config().channels;
-  auto override = AlgorithmOverride::parse(options.algorithm.empty() ? config().algorithm : options.algorithm);
-  if (!override.isOk()) return override.status();
-  impl->algorithmOverride = std::move(override.value());
+  auto allowed = AlgorithmOverride::parse(options.algorithm.empty() ? config().algorithm : options.algorithm);
+  if (!allowed.isOk()) return allowed.status();
   auto boot = Bootstrap::join(id, rank, nranks);
   if (!boot.isOk()) return boot.status().withContext("rank " + std::to_string(rank) + " joining " + std::to_string(nranks) + " ranks");
   impl->bootstrap = std::move(boot.value());
@@ -71,6 +68,7 @@ Result<std::unique_ptr<Communicator::Impl>> join(const UniqueIdFields& id, int n
   // connect() ends with a barrier: every rank has its connections before any
   // sends, so no message can reach a rank that is still setting up.
   describeHosts(*impl);
+  LOOM_RETURN_IF_ERROR(setUpPlanner(*impl, std::move(allowed.value())));
   LOOM_INFO(kInit, "communicator %s: rank %d of %d ready", impl->name.c_str(), rank, nranks);
   return impl;
 }
@@ -249,16 +247,13 @@ static Status issueCollective(Communicator::Impl& c, CollectiveKind kind, const 
   if (needSend) LOOM_RETURN_IF_ERROR(checkBuffer(sendbuf, count, "sendbuff"));
   if (needRecv) LOOM_RETURN_IF_ERROR(checkBuffer(recvbuf, count, "recvbuff"));
 
-  LOOM_ASSIGN_OR_RETURN(const Algorithm* algorithm, c.algorithmOverride.choose(kind, c.algorithmContext));
-  BuildOptions options;
-  options.channels = c.channels;
-  options.pipelineElements = std::max<size_t>(1, config().chunkBytes / dataTypeSize(type));
-  options.groupOf = c.groupOf;
-  options.ringOrders = c.ringOrders;
-  auto schedule = algorithm->build(shape, c.rank, options);
+  LOOM_ASSIGN_OR_RETURN(PlanChoice choice, c.planner->choose(kind, count, dataTypeSize(type)));
+  const Algorithm* algorithm = choice.algorithm;
+  auto schedule = algorithm->build(shape, c.rank, c.planner->buildOptions(choice, dataTypeSize(type)));
   if (!schedule.isOk()) return schedule.status().withContext(std::string("building ") + algorithm->name);
-  LOOM_TRACE(kColl, "%s count=%zu %s: algorithm %s, %zu steps", collectiveName(kind), count, dataTypeName(type),
-             algorithm->name, schedule.value().stepCount());
+  LOOM_TRACE(kColl, "%s count=%zu %s: algorithm %s, %d channel(s), %zu steps (predicted %.1f us)",
+             collectiveName(kind), count, dataTypeName(type), algorithm->name, choice.channels,
+             schedule.value().stepCount(), choice.predictedUs);
 
   Operation operation;
   operation.schedule = std::move(schedule.value());

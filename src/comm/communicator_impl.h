@@ -12,7 +12,8 @@
 #include "comm/connection_table.h"
 #include "exec/operation.h"
 #include "loom/communicator.h"
-#include "plan/algorithm_override.h"
+#include "plan/planner.h"
+#include "topo/topology_graph.h"
 
 namespace loom {
 
@@ -28,11 +29,10 @@ struct Communicator::Impl {
   // What algorithms may assume about this communicator, fixed at init.
   AlgorithmContext algorithmContext;
   std::vector<int> groupOf;  // host index of each rank, in order of first appearance
-  // With several channels, rings in different orders (natural, reversed,
-  // strided) so that channels use different neighbour pairs and both
-  // directions of every link.
-  std::vector<std::vector<int>> ringOrders;
-  AlgorithmOverride algorithmOverride;
+  // The machine as every rank of this communicator sees it (the same graph on
+  // all ranks), and the planner that costs algorithms on it.
+  TopologyGraph cluster;
+  std::unique_ptr<Planner> planner;
 
   // Operations run one at a time, in the order they were issued (their
   // ticket), whichever thread or stream runs them: every rank then runs the
@@ -52,6 +52,10 @@ struct Communicator::Impl {
   Status usable();  // non-OK after failure, abort or finalize
   Status drain();   // waits until every issued ticket has run
 };
+
+// Builds the cluster graph from every rank's host profile (a collective call
+// over the bootstrap) and the planner on it; `allowed` is LOOM_ALGO parsed.
+Status setUpPlanner(Communicator::Impl& comm, AlgorithmOverride allowed);
 
 // Submits operations for one communicator: runs them now (stream == nullptr)
 // or enqueues them on the stream.

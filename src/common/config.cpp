@@ -47,6 +47,8 @@ Config readEnvironment() {
   if (const char* v = firstEnv("LOOM_SECRET")) c.secret = v;
   if (const char* v = firstEnv("LOOM_ALGO", "NCCL_ALGO")) c.algorithm = v;
   if (const char* v = firstEnv("LOOM_HOST_ID")) c.hostId = v;
+  if (const char* v = firstEnv("LOOM_TOPO_FILE", "NCCL_TOPO_FILE")) c.topoFile = v;
+  if (const char* v = firstEnv("LOOM_TOPO_DUMP_FILE", "NCCL_TOPO_DUMP_FILE")) c.topoDumpFile = v;
   return c;
 }
 

@@ -16,7 +16,8 @@ struct Config {
   // LOOM_DEBUG / NCCL_DEBUG: NONE, WARN, INFO or TRACE (default WARN).
   LogLevel logLevel = LogLevel::kWarn;
   // LOOM_DEBUG_SUBSYS / NCCL_DEBUG_SUBSYS: comma list of INIT, BOOTSTRAP, NET,
-  // SHM, COLL, EXEC, ALL; a leading ^ excludes. Empty means all.
+  // SHM, COLL, EXEC, API, TUNING (the planner's decision table), GRAPH
+  // (topology discovery), ALL; a leading ^ excludes. Empty means all.
   std::string logSubsystems;
   // LOOM_TIMEOUT_S: every wait (bootstrap, peers, streams) ends with an error
   // after this many seconds without progress. Default 300.
@@ -40,6 +41,12 @@ struct Config {
   std::string algorithm;
   // LOOM_HOST_ID: overrides host identity (ranks with equal ids share memory).
   std::string hostId;
+  // LOOM_TOPO_FILE / NCCL_TOPO_FILE: NCCL topology XML or hwloc XML describing
+  // this host, used instead of discovering it (src/topo/local_discovery.h).
+  std::string topoFile;
+  // LOOM_TOPO_DUMP_FILE / NCCL_TOPO_DUMP_FILE: where to write this host's
+  // topology as NCCL topology XML once it is known. Empty: not written.
+  std::string topoDumpFile;
 };
 
 // The snapshot, read on first use.

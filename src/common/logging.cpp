@@ -22,6 +22,8 @@ const char* subsystemName(Subsystem s) {
     case Subsystem::kColl: return "COLL";
     case Subsystem::kExec: return "EXEC";
     case Subsystem::kApi: return "API";
+    case Subsystem::kTuning: return "TUNING";
+    case Subsystem::kGraph: return "GRAPH";
   }
   return "?";
 }

@@ -8,7 +8,8 @@
 
 namespace loom {
 
-enum class Subsystem { kInit, kBootstrap, kNet, kShm, kColl, kExec, kApi };
+// kGraph: topology discovery and loading, GRAPH as in NCCL_DEBUG_SUBSYS.
+enum class Subsystem { kInit, kBootstrap, kNet, kShm, kColl, kExec, kApi, kTuning, kGraph };
 
 bool logEnabled(LogLevel level, Subsystem subsystem);
 void logMessage(LogLevel level, Subsystem subsystem, const char* fmt, ...)

@@ -75,36 +75,53 @@ Result<AlgorithmOverride> AlgorithmOverride::parse(const std::string& text) {
   return o;
 }
 
-Result<const Algorithm*> AlgorithmOverride::choose(CollectiveKind kind, const AlgorithmContext& context) const {
+const AlgorithmOverride::Rule* AlgorithmOverride::ruleFor(CollectiveKind kind) const {
   auto it = perCollective_.find(kind);
-  const Rule* rule = it != perCollective_.end() ? &it->second : (everyCollective_ ? &*everyCollective_ : nullptr);
-  const Algorithm& preferred = defaultAlgorithm(kind);
-  auto valid = [&](const Algorithm* a) { return a->whyNot(kind, context).empty(); };
-  auto excluded = [&](const Algorithm* a) {
-    return rule != nullptr && rule->exclude &&
-           std::find(rule->algorithms.begin(), rule->algorithms.end(), a) != rule->algorithms.end();
-  };
-
-  if (rule == nullptr || rule->exclude) {
-    if (!excluded(&preferred) && valid(&preferred)) return &preferred;
-    for (const Algorithm& a : algorithms()) {
-      if (!excluded(&a) && valid(&a)) return &a;
-    }
-    return Status::invalidArgument("LOOM_ALGO='%s' excludes every algorithm that can run %s here", text_.c_str(),
-                                   collectiveName(kind));
-  }
+  if (it != perCollective_.end()) return &it->second;
+  if (!everyCollective_) return nullptr;
   // A rule for all collectives does not apply to one it has nothing for
   // (NCCL_ALGO=Tree still lets all-to-all run).
-  bool anyImplements = false;
+  if (!everyCollective_->exclude &&
+      std::none_of(everyCollective_->algorithms.begin(), everyCollective_->algorithms.end(),
+                   [&](const Algorithm* a) { return a->implements(kind); })) {
+    return nullptr;
+  }
+  return &*everyCollective_;
+}
+
+Result<std::vector<const Algorithm*>> AlgorithmOverride::candidates(CollectiveKind kind,
+                                                                    const AlgorithmContext& context) const {
+  const Rule* rule = ruleFor(kind);
+  auto valid = [&](const Algorithm* a) { return a->whyNot(kind, context).empty(); };
+  std::vector<const Algorithm*> out;
+  if (rule == nullptr || rule->exclude) {
+    auto excluded = [&](const Algorithm* a) {
+      return rule != nullptr && std::find(rule->algorithms.begin(), rule->algorithms.end(), a) != rule->algorithms.end();
+    };
+    const Algorithm* preferred = &defaultAlgorithm(kind);
+    if (!excluded(preferred) && valid(preferred)) out.push_back(preferred);
+    for (const Algorithm& a : algorithms()) {
+      if (&a != preferred && !excluded(&a) && valid(&a)) out.push_back(&a);
+    }
+    if (out.empty()) {
+      return Status::invalidArgument("LOOM_ALGO='%s' excludes every algorithm that can run %s here", text_.c_str(),
+                                     collectiveName(kind));
+    }
+    return out;
+  }
   std::string reasons;
   for (const Algorithm* a : rule->algorithms) {
-    if (valid(a)) return a;
-    anyImplements = anyImplements || a->implements(kind);
-    reasons += (reasons.empty() ? "" : "; ") + a->whyNot(kind, context);
+    if (valid(a)) {
+      out.push_back(a);
+    } else {
+      reasons += (reasons.empty() ? "" : "; ") + a->whyNot(kind, context);
+    }
   }
-  if (it == perCollective_.end() && !anyImplements) return &preferred;
-  return Status::invalidArgument("LOOM_ALGO='%s' forces %s to an algorithm that cannot run it: %s", text_.c_str(),
-                                 collectiveName(kind), reasons.c_str());
+  if (out.empty()) {
+    return Status::invalidArgument("LOOM_ALGO='%s' forces %s to an algorithm that cannot run it: %s", text_.c_str(),
+                                   collectiveName(kind), reasons.c_str());
+  }
+  return out;
 }
 
 }  // namespace loom

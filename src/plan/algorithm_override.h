@@ -4,6 +4,7 @@
 // "allreduce:tree;broadcast:ring"  |  "allreduce:^ring,tree". A list allows
 // those algorithms (first valid one wins), "^" excludes them, and
 // "collective:" limits a rule to one collective. Names are case-insensitive.
+// What is left after the rules is the planner's to choose from by cost.
 #pragma once
 
 #include <map>
@@ -20,15 +21,18 @@ class AlgorithmOverride {
   // An empty text allows everything.
   static Result<AlgorithmOverride> parse(const std::string& text);
 
-  // The algorithm to run `kind` with; an error names the collective, the
-  // forced algorithm and why it cannot run.
-  Result<const Algorithm*> choose(CollectiveKind kind, const AlgorithmContext& context) const;
+  // The algorithms that may run `kind` here, never empty: a list's valid
+  // entries in its order, else every valid algorithm not excluded, the
+  // default (ring; direct for all-to-all) first. An error names the
+  // collective, the forced algorithm and why it cannot run.
+  Result<std::vector<const Algorithm*>> candidates(CollectiveKind kind, const AlgorithmContext& context) const;
 
  private:
   struct Rule {
     bool exclude = false;
     std::vector<const Algorithm*> algorithms;
   };
+  const Rule* ruleFor(CollectiveKind kind) const;
   std::optional<Rule> everyCollective_;
   std::map<CollectiveKind, Rule> perCollective_;
   std::string text_;

@@ -156,6 +156,7 @@ struct AlgorithmRun {
   std::map<std::string, std::string> skipped;        // "# algorithm NAME: skipped: REASON"
   std::vector<std::string> tableColumns;            // the summary table's algorithm columns
   std::map<size_t, std::string> best;               // the summary table: size -> best
+  std::map<size_t, std::string> plannerRatio;       // size -> auto/best, when "auto" ran
 };
 
 AlgorithmRun parseAlgorithmRun(const std::string& output) {
@@ -164,6 +165,8 @@ AlgorithmRun parseAlgorithmRun(const std::string& output) {
   std::string line;
   std::string section;
   bool inTable = false;
+  size_t bestColumn = 0;
+  bool hasPlannerRatio = false;
   const std::string sectionMark = "# algorithm: ";
   const std::string skipMark = ": skipped: ";
   while (std::getline(lines, line)) {
@@ -189,10 +192,13 @@ AlgorithmRun parseAlgorithmRun(const std::string& output) {
       std::string field;
       while (fields >> field) f.push_back(field);
       if (!f.empty() && f[0] == "size") {
-        // size type redop root ALGO... best
-        for (size_t i = 4; i + 1 < f.size(); ++i) run.tableColumns.push_back(f[i]);
+        // size type redop root ALGO... best [auto/best] [mpi best/mpi]
+        for (size_t i = 4; i < f.size() && f[i] != "best"; ++i) run.tableColumns.push_back(f[i]);
+        bestColumn = 4 + run.tableColumns.size();
+        hasPlannerRatio = bestColumn + 1 < f.size() && f[bestColumn + 1] == "auto/best";
       } else if (!f.empty() && std::isdigit(static_cast<unsigned char>(f[0][0]))) {
-        run.best[std::stoull(f[0])] = f.back();
+        if (bestColumn < f.size()) run.best[std::stoull(f[0])] = f[bestColumn];
+        if (hasPlannerRatio && bestColumn + 1 < f.size()) run.plannerRatio[std::stoull(f[0])] = f[bestColumn + 1];
       } else {
         inTable = false;
       }
@@ -210,8 +216,10 @@ TEST_F(LoomPerfTest, AllAlgorithmsOfAllReduceRunInOneLaunch) {
   CommandResult r = runCommand(withTimeout(loomPerfPath() + " --ranks 3 -a all -b 8 -e 64K -n 2 -w 1"));
   ASSERT_EQ(r.exitCode, 0) << r.output;
   AlgorithmRun run = parseAlgorithmRun(r.output);
-  // One host: oneshot and twoshot run, hier needs several hosts.
-  const std::vector<std::string> expected{"ring", "tree", "rhd", "oneshot", "twoshot"};
+  // One host: oneshot and twoshot run, hier needs several hosts; auto is the planner.
+  const std::vector<std::string> forced{"ring", "tree", "rhd", "oneshot", "twoshot"};
+  std::vector<std::string> expected = forced;
+  expected.push_back("auto");
   EXPECT_EQ(run.sections, expected) << r.output;
   ASSERT_EQ(run.skipped.count("hier"), 1u) << r.output;
   EXPECT_NE(run.skipped["hier"].find("host"), std::string::npos) << r.output;
@@ -231,8 +239,11 @@ TEST_F(LoomPerfTest, AllAlgorithmsOfAllReduceRunInOneLaunch) {
   ASSERT_EQ(run.best.size(), sweepSizes().size()) << r.output;
   for (size_t bytes : sweepSizes()) {
     ASSERT_EQ(run.best.count(bytes), 1u) << "no summary line for " << bytes << "\n" << r.output;
-    EXPECT_NE(std::find(expected.begin(), expected.end(), run.best[bytes]), expected.end())
+    // The best is among the forced algorithms; auto/best compares the planner with it.
+    EXPECT_NE(std::find(forced.begin(), forced.end(), run.best[bytes]), forced.end())
         << "size " << bytes << " best '" << run.best[bytes] << "'\n" << r.output;
+    ASSERT_EQ(run.plannerRatio.count(bytes), 1u) << r.output;
+    EXPECT_GT(std::stod(run.plannerRatio[bytes]), 0.0) << r.output;
   }
   EXPECT_EQ(r.output.find("FAILED"), std::string::npos) << r.output;
 }

@@ -10,8 +10,8 @@ const AlgorithmContext kOneHost{true, false};
 std::string chosen(const std::string& text, CollectiveKind kind, AlgorithmContext context = kOneHost) {
   auto o = AlgorithmOverride::parse(text);
   if (!o.isOk()) return "parse error: " + o.status().message();
-  auto a = o.value().choose(kind, context);
-  return a.isOk() ? a.value()->name : "error: " + a.status().message();
+  auto a = o.value().candidates(kind, context);
+  return a.isOk() ? a.value().front()->name : "error: " + a.status().message();
 }
 
 TEST(AlgorithmOverride, EmptyMeansTheDefault) {
