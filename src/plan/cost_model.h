@@ -54,13 +54,14 @@ struct CostParameters {
   }
   // GPU-local copy and reduction throughput (HBM bound).
   double gpuLocalGBs = 1500;
-  // Host ranks: per-message latency of a shared-memory hop, copy bandwidth
-  // of one rank's thread, and the host memory's aggregate copy bandwidth that
-  // all ranks of a host share. Calibrated on the CI machine (docs/PLANNER.md).
-  double hostHopUs = 4.0;
-  double hostCopyGBs = 10;
-  double hostMemoryGBs = 20;
-  double hostReduceGBs = 6;
+  // Host ranks: per-step cost of a shared-memory hop (flags, wake-ups), copy
+  // and reduce rates of one rank's thread, and the host memory's aggregate
+  // rate that all ranks of a host share. Fitted to loom-perf -a all on the
+  // 2-core CI machine with 4 ranks (docs/PLANNER.md, "Calibration").
+  double hostHopUs = 1.6;
+  double hostCopyGBs = 17.5;
+  double hostMemoryGBs = 35;
+  double hostReduceGBs = 10.5;
   // Cores a host's ranks share; 0: as many as ranks. More ranks than cores
   // slow each rank's copies and reductions in proportion.
   int hostCores = 0;

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/config.h"
 #include "device/cuda_probe.h"
 #include "plan/placement.h"
 #include "topo/local_discovery.h"
@@ -277,8 +278,11 @@ int run(const Options& o) {
     return 0;
   }
   PlannerSetup setup = plannerSetupFor(placement, o.channels > 0 ? o.channels : (hasGpus ? 8 : 1));
-  // Host ranks on this machine share its cores; elsewhere the core count is unknown.
-  if (!hasGpus && o.topoFile.empty() && o.system.empty()) setup.parameters.hostCores = cores;
+  // On this machine, plan as a communicator here would: its cores, its chunk.
+  if (!hasGpus && o.topoFile.empty() && o.system.empty()) {
+    setup.parameters.hostCores = cores;
+    setup.chunkBytesChoices = {config().chunkBytes};
+  }
   std::printf("\n# Ranks: %zu, %s\n", placement.deviceOfRank.size(),
               hasGpus ? "one per GPU" : "on the CPUs (host buffers)");
   std::printf("groups for hierarchical algorithms: %s\n", describeGroups(setup.groupOf).c_str());
