@@ -14,6 +14,8 @@ std::string trim(const std::string& s) {
   return b == std::string::npos ? "" : s.substr(b, e - b + 1);
 }
 
+}  // namespace
+
 std::optional<CollectiveKind> collectiveByName(const std::string& name) {
   static const std::pair<const char*, CollectiveKind> names[] = {
       {"allreduce", CollectiveKind::kAllReduce},         {"broadcast", CollectiveKind::kBroadcast},
@@ -24,8 +26,6 @@ std::optional<CollectiveKind> collectiveByName(const std::string& name) {
   }
   return std::nullopt;
 }
-
-}  // namespace
 
 Result<AlgorithmOverride> AlgorithmOverride::parse(const std::string& text) {
   AlgorithmOverride o;

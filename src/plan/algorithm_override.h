@@ -16,6 +16,10 @@
 
 namespace loom {
 
+// "allreduce", "broadcast", "reduce", "allgather", "reducescatter",
+// "alltoall" (case-insensitive), as LOOM_ALGO and loom-topo's --coll spell them.
+std::optional<CollectiveKind> collectiveByName(const std::string& name);
+
 class AlgorithmOverride {
  public:
   // An empty text allows everything.

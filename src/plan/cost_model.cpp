@@ -130,6 +130,9 @@ class Simulation {
     return connections_[key];
   }
 
+  // Resource keys, one range of `stride` per kind so they never collide:
+  // link directions (2 per link), then NVSwitch egress per GPU, ingress per
+  // GPU, host memory per host, and the stand-in for a missing path.
   int resource(long long key, double bandwidthGBs) {
     auto [it, inserted] = resourceIds_.try_emplace(key, static_cast<int>(resources_.size()));
     if (inserted) resources_.push_back({bandwidthGBs, 0});
@@ -141,16 +144,16 @@ class Simulation {
     auto it = routes_.find(key);
     if (it != routes_.end()) return it->second;
     Route r;
-    long long links = static_cast<long long>(g_.links().size());
+    const long long stride = 2 * static_cast<long long>(g_.links().size()) + g_.nodeCount() + 1;
     if (fromDevice == toDevice) {
       // Ranks on one device meet in its host's memory.
-      r.resources.push_back(resource(4 * links + g_.node(fromDevice).hostIndex, p_.hostMemoryGBs));
+      r.resources.push_back(resource(3 * stride + g_.node(fromDevice).hostIndex, p_.hostMemoryGBs));
     } else {
       TopoPath path = findPath(g_, fromDevice, toDevice);
       r.latencyUs = path.latencyUs;
       if (path.type == PathType::kNvl && throughNvSwitch(g_, path)) {
-        r.resources.push_back(resource(2 * links + fromDevice, nvSwitchPortGBs(g_, fromDevice) * p_.nvlinkEfficiency));
-        r.resources.push_back(resource(3 * links + toDevice, nvSwitchPortGBs(g_, toDevice) * p_.nvlinkEfficiency));
+        r.resources.push_back(resource(stride + fromDevice, nvSwitchPortGBs(g_, fromDevice) * p_.nvlinkEfficiency));
+        r.resources.push_back(resource(2 * stride + toDevice, nvSwitchPortGBs(g_, toDevice) * p_.nvlinkEfficiency));
       } else {
         for (const PathHop& hop : path.hops) {
           const TopoLink& link = g_.links()[static_cast<size_t>(hop.link)];
@@ -161,7 +164,7 @@ class Simulation {
       if (path.type == PathType::kNone) {
         // Unconnected devices (a graph without a network between hosts): a
         // slow stand-in keeps the plan computable and clearly unattractive.
-        r.resources.push_back(resource(5 * links + fromDevice, 1.0));
+        r.resources.push_back(resource(4 * stride + fromDevice, 1.0));
       }
     }
     r.narrowestGBs = 1e30;

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -13,6 +14,7 @@
 
 #include "common/config.h"
 #include "device/cuda_probe.h"
+#include "plan/algorithm_override.h"
 #include "plan/placement.h"
 #include "topo/local_discovery.h"
 #include "topo/nccl_topology.h"
@@ -87,23 +89,13 @@ bool parseCount(const char* text, int* out, int min) {
 }
 
 bool parseCollectives(const std::string& list, std::vector<CollectiveKind>* out) {
-  static const std::pair<const char*, CollectiveKind> names[] = {
-      {"allreduce", CollectiveKind::kAllReduce},         {"broadcast", CollectiveKind::kBroadcast},
-      {"reduce", CollectiveKind::kReduce},               {"allgather", CollectiveKind::kAllGather},
-      {"reducescatter", CollectiveKind::kReduceScatter}, {"alltoall", CollectiveKind::kAllToAll}};
   size_t start = 0;
   while (start <= list.size()) {
     size_t end = list.find(',', start);
     if (end == std::string::npos) end = list.size();
-    std::string name = list.substr(start, end - start);
-    bool found = false;
-    for (const auto& [n, kind] : names) {
-      if (name == n) {
-        out->push_back(kind);
-        found = true;
-      }
-    }
-    if (!found) return false;
+    std::optional<CollectiveKind> kind = collectiveByName(list.substr(start, end - start));
+    if (!kind) return false;
+    out->push_back(*kind);
     start = end + 1;
   }
   return !out->empty();
