@@ -154,7 +154,10 @@ struct DivideOp {
 // src) exactly or does not overlap it at all. Nothing outside [0, count) is
 // read or written, and count == 0 touches nothing (null pointers are fine).
 
-// dst[i] = a[i] op b[i]. kAvg and kPreMulSum combine with sum.
+// dst[i] = a[i] op b[i]. kAvg and kPreMulSum combine with sum. Runs the
+// widest kernel the CPU supports (AVX-512, AVX2 or baseline), chosen once per
+// process; all give the same bits, and LOOM_CPU_FEATURES=scalar|avx2 caps the
+// choice (kernels/reduce_dispatch.h).
 void reduceElements(DataType type, RedOpKind op, void* dst, const void* a, const void* b, size_t count);
 
 // dst[i] = src[i] * scalar, the scalar held in the element type's own

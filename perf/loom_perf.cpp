@@ -1,9 +1,11 @@
 // loom-perf: nccl-tests' bandwidth benchmark for Loom.
 //
 // Exit codes: 0 all rows correct, 1 some element was wrong, 2 bad command
-// line, 3 a Loom (or MPI) call failed.
+// line, 3 a Loom (or MPI or Gloo) call failed, or --json / --plot could not
+// be written.
 #include <libgen.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -14,7 +16,9 @@
 #include "loom_perf_backend.h"
 #include "loom_perf_bench.h"
 #include "loom_perf_launch.h"
+#include "loom_perf_gloo_backend.h"
 #include "loom_perf_options.h"
+#include "loom_perf_plot.h"
 
 #if defined(LOOM_HAVE_MPI)
 // loom-perf's target sees only the public include path; the MPI bootstrap
@@ -35,6 +39,33 @@ int usageError(const std::string& message) {
   return kExitUsage;
 }
 
+#if defined(LOOM_HAVE_GLOO)
+// Gloo's seconds per operation: -T when given, else long enough for the
+// largest sizes on a loaded host (Gloo's own default is 30 s).
+int glooTimeoutSeconds(const Options& o) { return o.timeoutSeconds > 0 ? o.timeoutSeconds : 300; }
+#endif
+
+// The Gloo backend for --compare gloo (else null), connected over `loom`'s
+// ranks; collective. A failure is reported by every rank.
+Result<std::unique_ptr<Backend>> makeGlooComparison(const Options& o, Backend& loom) {
+  if (!o.compareGloo) return std::unique_ptr<Backend>();
+#if defined(LOOM_HAVE_GLOO)
+  Result<std::unique_ptr<Backend>> gloo = makeGlooBackend(loom, glooTimeoutSeconds(o));
+  if (!gloo.isOk()) return gloo.status().withContext("--compare gloo");
+  return std::move(gloo.value());
+#else
+  (void)loom;
+  return Status::unavailable("--compare gloo: this loom-perf was built without Gloo");
+#endif
+}
+
+std::vector<Backend*> comparedBackends(Backend* mpi, Backend* gloo) {
+  std::vector<Backend*> compared;
+  if (mpi != nullptr) compared.push_back(mpi);
+  if (gloo != nullptr) compared.push_back(gloo);
+  return compared;
+}
+
 // Runs the benchmark on this process's rank of `comm` (or reports why it has none).
 int runOnCommunicator(const Options& o, int rank, Result<std::unique_ptr<Communicator>> comm,
                       const std::string& launch) {
@@ -44,7 +75,13 @@ int runOnCommunicator(const Options& o, int rank, Result<std::unique_ptr<Communi
     return kExitFailure;
   }
   std::unique_ptr<Backend> loom = makeLoomBackend(std::move(comm.value()), o.blocking);
-  Result<int> result = runBenchmark(o, *loom, nullptr, launch);
+  Result<std::unique_ptr<Backend>> gloo = makeGlooComparison(o, *loom);
+  if (!gloo.isOk()) {
+    std::fprintf(stderr, "loom-perf: rank %d: %s\n", rank, describeStatus(gloo.status()).c_str());
+    loom->abort();
+    return kExitFailure;
+  }
+  Result<int> result = runBenchmark(o, *loom, comparedBackends(nullptr, gloo.value().get()), launch);
   if (!result.isOk()) {
     std::fprintf(stderr, "loom-perf: rank %d: %s\n", rank, describeStatus(result.status()).c_str());
     std::fflush(stdout);
@@ -81,7 +118,16 @@ int runUnderMpi(const Options& o) {
     }
     std::unique_ptr<Backend> loom = makeLoomBackend(std::move(comm.value()), o.blocking);
     std::unique_ptr<Backend> mpi = o.compareMpi ? makeMpiBackend(MPI_COMM_WORLD) : nullptr;
-    Result<int> result = runBenchmark(o, *loom, mpi.get(), "launched by mpirun, bootstrapped over MPI");
+    Result<std::unique_ptr<Backend>> gloo = makeGlooComparison(o, *loom);
+    if (!gloo.isOk()) {
+      std::fprintf(stderr, "loom-perf: rank %d: %s\n", rank, describeStatus(gloo.status()).c_str());
+      std::fflush(stdout);
+      loom->abort();
+      MPI_Abort(MPI_COMM_WORLD, kExitFailure);
+      return kExitFailure;
+    }
+    Result<int> result = runBenchmark(o, *loom, comparedBackends(mpi.get(), gloo.value().get()),
+                                      "launched by mpirun, bootstrapped over MPI");
     if (!result.isOk()) {
       std::fprintf(stderr, "loom-perf: rank %d: %s\n", rank, describeStatus(result.status()).c_str());
       std::fflush(stdout);
@@ -124,8 +170,29 @@ int run(int argc, char** argv) {
     if (!underMpi) {
       return usageError(
           "--compare mpi needs the ranks to be MPI processes: run it under mpirun, e.g. "
-          "mpirun -np 4 loom-perf --compare mpi");
+          "mpirun -np 4 loom-perf --compare mpi" + std::string(o.compareGloo ? ",gloo" : "") +
+          (o.compareGloo ? " (--compare gloo alone also works with --ranks N)" : ""));
     }
+  }
+  if (o.compareGloo) {
+#if !defined(LOOM_HAVE_GLOO)
+    return usageError(
+        "--compare gloo: this loom-perf was built without Gloo (CMake found no Gloo package, or LOOM_PERF_GLOO "
+        "was OFF); install libgloo-dev and reconfigure with -DLOOM_PERF_GLOO=ON");
+#endif
+    // Checked here too so that the common mistake costs no sweep.
+    const char* worldEnv = std::getenv("WORLD_SIZE");
+    const int planned = underMpi ? worldSize
+                        : launchedWithRankEnvironment() && o.ranks == 0 ? std::atoi(worldEnv != nullptr ? worldEnv : "1")
+                                                                        : std::max(o.ranks, 1);
+    if (planned < 2) {
+      return usageError("--compare gloo needs 2 or more ranks (Gloo's collectives need a peer): add --ranks N, or run "
+                        "under mpirun -np N");
+    }
+  }
+  if (!o.plotPath.empty()) {
+    std::string problem = gnuplotProblem();
+    if (!problem.empty()) return usageError(problem);
   }
   if (underMpi && o.ranks > 0) {
     return usageError("--ranks and mpirun both start ranks; under mpirun drop --ranks (use mpirun -np N)");

@@ -1,5 +1,5 @@
 // What the benchmark needs from a communication library, so one sweep drives
-// Loom and, for comparison, MPI with the same sizes, data and checks.
+// Loom and, for comparison, MPI and Gloo with the same sizes, data and checks.
 #pragma once
 
 #include <cstddef>
@@ -28,7 +28,7 @@ class Backend {
   enum class Reduction { kSum, kMin, kMax };
 
   virtual ~Backend() = default;
-  virtual const char* name() const = 0;  // "loom", "mpi"
+  virtual const char* name() const = 0;  // "loom", "mpi", "gloo"
   virtual std::string description() const = 0;
   virtual int rank() const = 0;
   virtual int size() const = 0;
@@ -41,6 +41,12 @@ class Backend {
   virtual size_t inPlaceResultOffset(CollectiveKind /*kind*/, const CollectiveLayout& layout, int rank) const {
     return layout.recvInPlaceOffset * static_cast<size_t>(rank);
   }
+
+  // Called before the timed loop of `call` (and its checks): a library whose
+  // calls need per-buffer setup (Gloo's reduce-scatter object) does it here,
+  // so that it is not timed. Not collective unless the backend makes it so;
+  // every rank calls it at the same point of the sweep.
+  virtual Status prepare(const CollectiveCall& /*call*/) { return Status::ok(); }
 
   // Starts one collective; it may still be running when this returns.
   virtual Status launch(const CollectiveCall& call) = 0;

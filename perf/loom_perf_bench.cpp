@@ -10,8 +10,10 @@
 
 #include "loom/device.h"
 #include "loom_perf_algorithms.h"
+#include "loom_perf_json.h"
 #include "loom_perf_layout.h"
 #include "loom_perf_pattern.h"
+#include "loom_perf_plot.h"
 #include "plan/bus_bandwidth.h"
 
 namespace loom::perf {
@@ -128,6 +130,7 @@ class Sweep {
   Result<Measurement> measure(const CollectiveCall& call, const CollectiveLayout& l) {
     const bool grouped = o_.aggIters > 1;
     prepare(call, l, DataPattern(call.type, call.op, isReducing(call.kind), nranks_, 0));
+    LOOM_RETURN_IF_ERROR(b_.prepare(call));
     LOOM_RETURN_IF_ERROR(b_.barrier());
     auto start = std::chrono::steady_clock::now();
     for (int it = 0; it < o_.iters; ++it) {
@@ -426,10 +429,43 @@ Result<std::vector<Row>> runSweep(const Options& options, Backend& backend) {
 
 namespace {
 
-// -a all / -a a,b,c: a section per algorithm, MPI's rows once, the table.
-Result<int> runAlgorithmSections(const Options& o, Backend& loom, Backend* mpi) {
+// Each compared library's sweep, after Loom's, with its rows and summary.
+Status runComparisons(const Options& o, const std::vector<Backend*>& compared, bool printing,
+                      std::vector<LibraryRows>* out) {
+  for (Backend* other : compared) {
+    const std::string name = other->name();
+    if (printing) {
+      print("# Comparison: the same sweep through " + other->description() + "\n" + "# (" + name +
+            " rows: same columns; skipped combinations are listed)\n#\n" + formatColumnHeader());
+    }
+    LibraryRows library;
+    library.library = name;
+    LOOM_ASSIGN_OR_RETURN(library.rows, runSweep(o, *other));
+    if (printing) print(summary((name + " ").c_str(), library.rows));
+    out->push_back(std::move(library));
+  }
+  return Status::ok();
+}
+
+// --json and --plot, on rank 0, from every library's rows.
+Status writeOutputs(const Options& o, const std::vector<LibraryRows>& all, int ranks) {
+  if (!o.jsonPath.empty()) {
+    LOOM_RETURN_IF_ERROR(writeJsonFile(o.jsonPath, all, o.collective, ranks));
+    print("# Rows written to " + o.jsonPath + " (JSON)\n");
+  }
+  if (!o.plotPath.empty()) {
+    LOOM_RETURN_IF_ERROR(writePlot(o.plotPath, all, o.collective, ranks));
+    print("# busbw plot written to " + o.plotPath + "\n");
+  }
+  return Status::ok();
+}
+
+// -a all / -a a,b,c: a section per algorithm, the compared libraries' rows
+// once, the table.
+Result<int> runAlgorithmSections(const Options& o, Backend& loom, const std::vector<Backend*>& compared) {
   const bool printing = loom.rank() == 0;
   std::vector<AlgorithmRows> sections;
+  std::vector<LibraryRows> all;
   int64_t wrong = 0;
   for (const std::string& name : o.algorithms) {
     AlgorithmRows section;
@@ -437,48 +473,47 @@ Result<int> runAlgorithmSections(const Options& o, Backend& loom, Backend* mpi) 
     if (section.skipped.empty()) {
       if (printing) print(summary("", section.rows));
       wrong += totalWrong(section.rows);
+      all.push_back(LibraryRows{"loom", name, section.rows});
     }
     sections.push_back(std::move(section));
   }
-  std::vector<Row> mpiRows;
-  if (mpi != nullptr) {
-    if (printing) {
-      print("# Comparison: the same sweep through " + mpi->description() + "\n" +
-            "# (mpi rows: same columns; skipped combinations are listed)\n#\n" + formatColumnHeader());
-    }
-    LOOM_ASSIGN_OR_RETURN(mpiRows, runSweep(o, *mpi));
-    if (printing) print(summary("mpi ", mpiRows));
-    wrong += totalWrong(mpiRows);
+  std::vector<LibraryRows> others;
+  LOOM_RETURN_IF_ERROR(runComparisons(o, compared, printing, &others));
+  for (const LibraryRows& other : others) wrong += totalWrong(other.rows);
+  if (printing) {
+    print(formatAlgorithmTable(sections, others) + "#\n");
+    all.insert(all.end(), others.begin(), others.end());
+    LOOM_RETURN_IF_ERROR(writeOutputs(o, all, loom.size()));
   }
-  if (printing) print(formatAlgorithmTable(sections, mpi != nullptr ? &mpiRows : nullptr) + "#\n");
   return wrong == 0 ? 0 : 1;
 }
 
 }  // namespace
 
-Result<int> runBenchmark(const Options& o, Backend& loom, Backend* mpi, const std::string& launchDescription) {
+Result<int> runBenchmark(const Options& o, Backend& loom, const std::vector<Backend*>& compared,
+                         const std::string& launchDescription) {
   LOOM_RETURN_IF_ERROR(printHeader(o, loom, launchDescription));
+  const bool printing = loom.rank() == 0;
+  auto concluded = [&] {
+    if (printing) print(std::string("# Collective test concluded: loom-perf --coll ") + collectiveFlagName(o.collective) + "\n");
+  };
   if (!o.algorithms.empty()) {
-    LOOM_ASSIGN_OR_RETURN(int code, runAlgorithmSections(o, loom, mpi));
-    if (loom.rank() == 0) {
-      print(std::string("# Collective test concluded: loom-perf --coll ") + collectiveFlagName(o.collective) + "\n");
-    }
+    LOOM_ASSIGN_OR_RETURN(int code, runAlgorithmSections(o, loom, compared));
+    concluded();
     return code;
   }
-  LOOM_ASSIGN_OR_RETURN(std::vector<Row> loomRows, runSweep(o, loom));
-  const bool printing = loom.rank() == 0;
-  if (printing) print(summary("", loomRows));
-  int64_t wrong = totalWrong(loomRows);
-  if (mpi != nullptr) {
-    if (printing) {
-      print("# Comparison: the same sweep through " + mpi->description() + "\n" +
-            "# (mpi rows: same columns; skipped combinations are listed)\n#\n" + formatColumnHeader());
-    }
-    LOOM_ASSIGN_OR_RETURN(std::vector<Row> mpiRows, runSweep(o, *mpi));
-    if (printing) print(summary("mpi ", mpiRows) + formatRatioTable(loomRows, mpiRows) + "#\n");
-    wrong += totalWrong(mpiRows);
-  }
-  if (printing) print(std::string("# Collective test concluded: loom-perf --coll ") + collectiveFlagName(o.collective) + "\n");
+  std::vector<LibraryRows> all(1);
+  all[0].library = "loom";
+  LOOM_ASSIGN_OR_RETURN(all[0].rows, runSweep(o, loom));
+  if (printing) print(summary("", all[0].rows));
+  std::vector<LibraryRows> others;
+  LOOM_RETURN_IF_ERROR(runComparisons(o, compared, printing, &others));
+  all.insert(all.end(), others.begin(), others.end());
+  if (printing && !others.empty()) print(formatRatioTable(all[0].rows, others) + "#\n");
+  if (printing) LOOM_RETURN_IF_ERROR(writeOutputs(o, all, loom.size()));
+  int64_t wrong = 0;
+  for (const LibraryRows& library : all) wrong += totalWrong(library.rows);
+  concluded();
   return wrong == 0 ? 0 : 1;
 }
 

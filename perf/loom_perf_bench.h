@@ -15,9 +15,11 @@ namespace loom::perf {
 // (so a long sweep shows progress and a failure shows where it happened).
 Result<std::vector<Row>> runSweep(const Options& options, Backend& backend);
 
-// One rank's whole run: header, Loom's sweep, MPI's sweep when `mpi` is given,
-// the summary lines. Returns the exit code (1 when any element was wrong);
-// a failed call comes back as its Status.
-Result<int> runBenchmark(const Options& options, Backend& loom, Backend* mpi, const std::string& launchDescription);
+// One rank's whole run: header, Loom's sweep, then the same sweep through
+// each backend in `compared` (MPI, Gloo), the summary lines and the
+// comparison table; rank 0 then writes --json and --plot. Returns the exit
+// code (1 when any element was wrong); a failed call comes back as its Status.
+Result<int> runBenchmark(const Options& options, Backend& loom, const std::vector<Backend*>& compared,
+                         const std::string& launchDescription);
 
 }  // namespace loom::perf

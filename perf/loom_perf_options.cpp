@@ -127,6 +127,39 @@ Status parseTypes(const char* text, std::vector<DataType>* types) {
       text);
 }
 
+// --compare's value: a comma-separated list of libraries, each at most once.
+Status parseCompare(const char* text, Options* o) {
+  o->compareMpi = false;
+  o->compareGloo = false;
+  const std::string all = text;
+  size_t start = 0;
+  for (;;) {
+    size_t comma = all.find(',', start);
+    std::string item = all.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    std::string name = normalizedName(item);
+    if (name == "mpi") {
+      o->compareMpi = true;
+    } else if (name == "gloo") {
+      o->compareGloo = true;
+    } else if (item.empty()) {
+      return Status::invalidArgument("--compare: empty library name in '%s'; use mpi, gloo or mpi,gloo", text);
+    } else {
+      return Status::invalidArgument("--compare: unknown library '%s' in '%s'; use mpi, gloo or mpi,gloo",
+                                     item.c_str(), text);
+    }
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return Status::ok();
+}
+
+bool endsWithPng(const std::string& path) {
+  if (path.size() < 4) return false;
+  std::string tail = path.substr(path.size() - 4);
+  for (char& c : tail) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return tail == ".png";
+}
+
 // "<indent><collective>: ring, tree, ..." per collective that has a choice.
 std::string algorithmListText() {
   std::string s;
@@ -192,8 +225,15 @@ std::string usageText(const char* program) {
          "  --coll NAME            allreduce (default), allgather, reducescatter, broadcast,\n"
          "                         reduce, alltoall, sendrecv; nccl-tests' binary names\n"
          "                         (all_reduce_perf, all_gather, ...) are accepted too\n"
-         "  --compare mpi          after Loom's rows, run the same sweep through MPI's\n"
-         "                         collectives and print busbw ratios (needs mpirun)\n"
+         "  --compare LIB[,LIB]    after Loom's rows, run the same sweep through another\n"
+         "                         library and print its busbw and Loom's busbw over it:\n"
+         "                         mpi (needs mpirun), gloo (needs 2+ ranks on one host;\n"
+         "                         --ranks N or mpirun), or mpi,gloo\n"
+         "\n"
+         "Output files (written by rank 0 at the end):\n"
+         "  --json FILE            every row of every library as a JSON array\n"
+         "  --plot FILE.png        out-of-place busbw against size per library (and per\n"
+         "                         algorithm with -a), drawn with gnuplot\n"
          "\n"
          "nccl-tests flags:\n"
          "  -b, --minbytes SIZE    smallest size (default 8; K, M, G suffixes)\n"
@@ -233,7 +273,7 @@ std::string usageText(const char* program) {
 Result<Options> parseOptions(int argc, char** argv, CollectiveKind defaultCollective) {
   Options o;
   o.collective = defaultCollective;
-  enum LongOnly { kColl = 1000, kRanks, kCompare, kAlgo };
+  enum LongOnly { kColl = 1000, kRanks, kCompare, kAlgo, kJson, kPlot };
   static const option kLong[] = {{"nthreads", required_argument, nullptr, 't'},
                                  {"ngpus", required_argument, nullptr, 'g'},
                                  {"minbytes", required_argument, nullptr, 'b'},
@@ -258,6 +298,8 @@ Result<Options> parseOptions(int argc, char** argv, CollectiveKind defaultCollec
                                  {"ranks", required_argument, nullptr, kRanks},
                                  {"compare", required_argument, nullptr, kCompare},
                                  {"algo", required_argument, nullptr, kAlgo},
+                                 {"json", required_argument, nullptr, kJson},
+                                 {"plot", required_argument, nullptr, kPlot},
                                  {nullptr, 0, nullptr, 0}};
   const char* kShort = ":t:g:b:e:i:f:n:w:m:a:p:c:o:d:r:z:G:C:T:h";
 
@@ -374,11 +416,17 @@ Result<Options> parseOptions(int argc, char** argv, CollectiveKind defaultCollec
         LOOM_RETURN_IF_ERROR(parseCount(flag, arg, 1, 4096, &v));
         o.ranks = static_cast<int>(v);
         break;
-      case kCompare:
-        if (normalizedName(arg) != "mpi") {
-          return Status::invalidArgument("--compare: only 'mpi' is supported, got '%s'", arg);
+      case kCompare: LOOM_RETURN_IF_ERROR(parseCompare(arg, &o)); break;
+      case kJson:
+        if (arg[0] == '\0') return Status::invalidArgument("--json needs a file name, got ''");
+        o.jsonPath = arg;
+        break;
+      case kPlot:
+        if (arg[0] == '\0') return Status::invalidArgument("--plot needs a file name ending in .png, got ''");
+        if (!endsWithPng(arg)) {
+          return Status::invalidArgument("--plot: '%s' does not end in .png; --plot writes a PNG image", arg);
         }
-        o.compareMpi = true;
+        o.plotPath = arg;
         break;
       case ':': {
         const char* bad = argv[optind - 1];

@@ -1,6 +1,7 @@
 // loom-perf's command line: nccl-tests' flags with nccl-tests' meanings, plus
-// the few Loom needs because it launches its own ranks (--coll, --ranks,
-// --compare).
+// the few Loom needs because it launches its own ranks (--coll, --ranks),
+// compares libraries (--compare) and writes machine-readable results
+// (--json, --plot).
 #pragma once
 
 #include <cstddef>
@@ -32,7 +33,12 @@ struct Options {
   bool blocking = false;  // -z 1: each call completes before the next starts
   TimeAggregation timeAggregation = TimeAggregation::kMax;
   int ranks = 0;  // --ranks N: fork N rank processes (0: not given)
+  // --compare mpi,gloo: after Loom's sweep, the same sweep through each
+  // library named, in this order (MPI first), then the ratio table.
   bool compareMpi = false;
+  bool compareGloo = false;
+  std::string jsonPath;  // --json FILE: every row of every library, written by rank 0
+  std::string plotPath;  // --plot FILE.png: busbw against size per library, drawn by gnuplot
   int timeoutSeconds = 0;  // -T: exported as LOOM_TIMEOUT_S when set
   std::string algorithm;   // -a NAME / --algo: LOOM_ALGO rules, exported for the whole run when set
   // -a all / -a ring,tree: one section per algorithm, each on a communicator

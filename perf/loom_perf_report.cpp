@@ -84,30 +84,63 @@ int64_t totalWrong(const std::vector<Row>& rows) {
   return sum;
 }
 
-std::string formatRatioTable(const std::vector<Row>& loom, const std::vector<Row>& mpi) {
-  std::string s = "# busbw ratio loom / mpi (above 1: Loom moves data faster)\n";
-  s += sformat("# %10s  %8s  %6s  %6s  %12s  %12s\n", "size", "type", "redop", "root", "out-of-place", "in-place");
-  auto ratio = [](double a, double b) -> std::string {
-    if (b <= 0) return "-";
-    return formatNumber(a / b, 12);
+std::string formatRatioTable(const std::vector<Row>& loom, const std::vector<LibraryRows>& others) {
+  // The first line keeps the form of the MPI-only table ("busbw ratio loom / mpi").
+  std::string s = "# busbw ratio";
+  for (size_t i = 0; i < others.size(); ++i) s += (i == 0 ? " loom / " : ", loom / ") + others[i].library;
+  s += " (above 1: Loom moves data faster), with each library's busbw in GB/s\n";
+  // A column is as wide as its name, at least 8 characters.
+  std::vector<std::string> names{"loom"};
+  for (const LibraryRows& o : others) {
+    names.push_back(o.library);
+    names.push_back("loom/" + o.library);
+  }
+  std::vector<int> widths;
+  int halfWidth = 0;
+  for (const std::string& n : names) {
+    widths.push_back(std::max<int>(8, static_cast<int>(n.size())));
+    halfWidth += widths.back() + 2;
+  }
+  s += sformat("# %10s  %8s  %6s  %6s%s%s\n", "", "", "", "", centered("out-of-place", halfWidth).c_str(),
+               centered("in-place", halfWidth).c_str());
+  std::string head = sformat("# %10s  %8s  %6s  %6s", "size", "type", "redop", "root");
+  for (int half = 0; half < 2; ++half) {
+    for (size_t i = 0; i < names.size(); ++i) head += sformat("  %*s", widths[i], names[i].c_str());
+  }
+  s += head + "\n";
+  auto sameLine = [](const Row& a, const Row& b) {
+    return a.type == b.type && a.op == b.op && a.root == b.root && a.bytes == b.bytes;
   };
   for (const Row& l : loom) {
-    const Row* m = nullptr;
-    for (const Row& candidate : mpi) {
-      if (candidate.type == l.type && candidate.op == l.op && candidate.root == l.root && candidate.bytes == l.bytes) {
-        m = &candidate;
-        break;
+    std::string text = sformat("%12zu  %8s  %6s  %6d", l.bytes, dataTypeName(l.type), opLabel(l), l.root);
+    for (int half = 0; half < 2; ++half) {
+      const Measurement& mine = half == 0 ? l.outOfPlace : l.inPlace;
+      size_t column = 0;
+      text += sformat("  %*s", widths[column], formatNumber(mine.busBw, widths[column]).c_str());
+      ++column;
+      for (const LibraryRows& o : others) {
+        const Row* m = nullptr;
+        for (const Row& candidate : o.rows) {
+          if (sameLine(candidate, l)) {
+            m = &candidate;
+            break;
+          }
+        }
+        const Measurement* theirs = m == nullptr ? nullptr : half == 0 ? &m->outOfPlace : &m->inPlace;
+        std::string bw = theirs ? formatNumber(theirs->busBw, widths[column]) : "-";
+        text += sformat("  %*s", widths[column], bw.c_str());
+        ++column;
+        std::string ratio = theirs && theirs->busBw > 0 ? formatNumber(mine.busBw / theirs->busBw, widths[column]) : "-";
+        text += sformat("  %*s", widths[column], ratio.c_str());
+        ++column;
       }
     }
-    std::string out = m ? ratio(l.outOfPlace.busBw, m->outOfPlace.busBw) : "-";
-    std::string in = m ? ratio(l.inPlace.busBw, m->inPlace.busBw) : "-";
-    s += sformat("%12zu  %8s  %6s  %6d  %12s  %12s\n", l.bytes, dataTypeName(l.type), opLabel(l), l.root, out.c_str(),
-                 in.c_str());
+    s += text + "\n";
   }
   return s;
 }
 
-std::string formatAlgorithmTable(const std::vector<AlgorithmRows>& algorithms, const std::vector<Row>* mpi) {
+std::string formatAlgorithmTable(const std::vector<AlgorithmRows>& algorithms, const std::vector<LibraryRows>& others) {
   using Key = std::tuple<int, int, int, size_t>;  // type, op, root, size: a row's identity across sections
   auto keyOf = [](const Row& r) {
     return Key{static_cast<int>(r.type), r.reducing ? static_cast<int>(r.op) : -1, r.root, r.bytes};
@@ -123,9 +156,9 @@ std::string formatAlgorithmTable(const std::vector<AlgorithmRows>& algorithms, c
       if (lineOf.emplace(keyOf(r), order.size()).second) order.push_back(&r);
     }
   }
-  std::map<Key, const Row*> mpiRow;
-  if (mpi != nullptr) {
-    for (const Row& r : *mpi) mpiRow.emplace(keyOf(r), &r);
+  std::vector<std::map<Key, const Row*>> otherRow(others.size());
+  for (size_t i = 0; i < others.size(); ++i) {
+    for (const Row& r : others[i].rows) otherRow[i].emplace(keyOf(r), &r);
   }
 
   std::string s = "# Out-of-place busbw (GB/s) per algorithm; best: the highest (the shortest time)\n";
@@ -139,7 +172,12 @@ std::string formatAlgorithmTable(const std::vector<AlgorithmRows>& algorithms, c
   head += sformat("  %8s", "best");
   const bool hasPlanner = std::any_of(ran.begin(), ran.end(), [](const AlgorithmRows* a) { return a->name == kPlannerSection; });
   if (hasPlanner) head += sformat("  %9s", "auto/best");
-  if (mpi != nullptr) head += sformat("  %8s  %9s", "mpi", "best/mpi");
+  std::vector<int> otherWidths;
+  for (const LibraryRows& o : others) {
+    const std::string ratioName = "best/" + o.library;
+    otherWidths.push_back(std::max<int>(9, static_cast<int>(ratioName.size())));
+    head += sformat("  %8s  %*s", o.library.c_str(), otherWidths.back(), ratioName.c_str());
+  }
   s += head + "\n";
   for (const Row* line : order) {
     std::string text = sformat("# %10zu  %8s  %6s  %6d", line->bytes, dataTypeName(line->type), opLabel(*line),
@@ -176,14 +214,14 @@ std::string formatAlgorithmTable(const std::vector<AlgorithmRows>& algorithms, c
                               : "-";
       text += sformat("  %9s", ratio.c_str());
     }
-    if (mpi != nullptr) {
-      auto it = mpiRow.find(keyOf(*line));
-      const Row* m = it != mpiRow.end() ? it->second : nullptr;
-      std::string mpiBw = m ? formatNumber(m->outOfPlace.busBw, 8) : "-";
+    for (size_t i = 0; i < others.size(); ++i) {
+      auto it = otherRow[i].find(keyOf(*line));
+      const Row* m = it != otherRow[i].end() ? it->second : nullptr;
+      std::string bw = m ? formatNumber(m->outOfPlace.busBw, 8) : "-";
       std::string ratio = m && best && m->outOfPlace.busBw > 0
-                              ? formatNumber(best->outOfPlace.busBw / m->outOfPlace.busBw, 9)
+                              ? formatNumber(best->outOfPlace.busBw / m->outOfPlace.busBw, otherWidths[i])
                               : "-";
-      text += sformat("  %8s  %9s", mpiBw.c_str(), ratio.c_str());
+      text += sformat("  %8s  %*s", bw.c_str(), otherWidths[i], ratio.c_str());
     }
     s += text + "\n";
   }

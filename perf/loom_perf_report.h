@@ -1,5 +1,5 @@
 // nccl-tests' text output: the column header, one row per size, and the
-// loom/mpi ratio table of `--compare mpi`.
+// tables comparing Loom with the libraries of `--compare`.
 #pragma once
 
 #include <cstddef>
@@ -36,8 +36,19 @@ std::string formatRow(const Row& row);
 // Mean busbw over both halves of every row, as nccl-tests' "Avg bus bandwidth".
 double averageBusBandwidth(const std::vector<Row>& rows);
 int64_t totalWrong(const std::vector<Row>& rows);
-// Rows are matched by (type, op, root, size); rows MPI skipped show "-".
-std::string formatRatioTable(const std::vector<Row>& loom, const std::vector<Row>& mpi);
+// One library's rows: a compared library's sweep, or (with `algorithm` set)
+// one `-a` section of Loom's.
+struct LibraryRows {
+  std::string library;    // "loom", "mpi", "gloo"
+  std::string algorithm;  // the `-a` section's algorithm; empty otherwise
+  std::vector<Row> rows;
+};
+
+// `--compare`'s closing table: per (type, op, root, size) of Loom's rows,
+// out of place then in place, Loom's busbw and, per compared library, its
+// busbw and Loom's over it. Rows are matched by (type, op, root, size); rows
+// a library skipped, or where its busbw is 0, show "-".
+std::string formatRatioTable(const std::vector<Row>& loom, const std::vector<LibraryRows>& others);
 
 // One algorithm's section of `-a all`: its rows, or why it did not run.
 struct AlgorithmRows {
@@ -50,8 +61,9 @@ struct AlgorithmRows {
 // out-of-place busbw per algorithm that ran, and "best" naming the fastest
 // forced one; with an "auto" section, auto/best: the best's time over the
 // planner's (1.00: the planner chose as well as the best).
-// With `mpi` non-null, MPI's busbw and best / mpi follow. Every line starts
-// with '#', so tools that read nccl-tests' rows see only the sections' rows.
-std::string formatAlgorithmTable(const std::vector<AlgorithmRows>& algorithms, const std::vector<Row>* mpi);
+// Per compared library in `others`, its busbw and best / it follow. Every
+// line starts with '#', so tools that read nccl-tests' rows see only the
+// sections' rows.
+std::string formatAlgorithmTable(const std::vector<AlgorithmRows>& algorithms, const std::vector<LibraryRows>& others);
 
 }  // namespace loom::perf

@@ -3,7 +3,8 @@
 # quiet: packages already present are not touched.
 set -euo pipefail
 packages=(cmake ninja-build g++ pkg-config libgtest-dev libgmock-dev libbenchmark-dev
-          libopenmpi-dev openmpi-bin libucx-dev libibverbs-dev libhwloc-dev iproute2)
+          libopenmpi-dev openmpi-bin libucx-dev libibverbs-dev libhwloc-dev iproute2
+          libgloo-dev gnuplot-nox)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -2,32 +2,40 @@
 
 #include <strings.h>
 
+#include <algorithm>
+#include <cstring>
+
 #include "common/config.h"
 #include "common/logging.h"
+#include "transports/ib/ib_probe.h"
 #include "transports/shm/shm_connection.h"
 #include "transports/tcp/tcp_connection.h"
+#ifdef LOOM_HAVE_UCX
+#include "transports/ucx/ucx_connection.h"
+#include "transports/ucx/ucx_context.h"
+#endif
 
 namespace loom {
+
+bool ucxBuiltIn() {
+#ifdef LOOM_HAVE_UCX
+  return true;
+#else
+  return false;
+#endif
+}
+
+namespace {
+
+bool is(const std::string& value, const char* name) { return strcasecmp(value.c_str(), name) == 0; }
+
+}  // namespace
 
 Result<std::unique_ptr<ConnectionTable>> ConnectionTable::connect(Bootstrap& bootstrap, int channels) {
   std::unique_ptr<ConnectionTable> t(new ConnectionTable(bootstrap));
   t->channels_ = channels;
   const int rank = bootstrap.rank(), nranks = bootstrap.nranks();
-  const std::string& forced = config().transport;
-  if (strcasecmp(forced.c_str(), "auto") != 0 && strcasecmp(forced.c_str(), "shm") != 0 &&
-      strcasecmp(forced.c_str(), "tcp") != 0) {
-    return Status::invalidArgument("LOOM_TRANSPORT='%s' is not one of auto, shm, tcp", forced.c_str());
-  }
-  const std::string& myHost = bootstrap.peers()[rank].hostId;
-  for (int p = 0; p < nranks; ++p) {
-    bool sameHost = bootstrap.peers()[p].hostId == myHost;
-    if (strcasecmp(forced.c_str(), "shm") == 0 && !sameHost) {
-      return Status::invalidArgument("LOOM_TRANSPORT=shm but rank %d (host %s) and rank %d (host %s) do not share memory",
-                                     rank, myHost.c_str(), p, bootstrap.peers()[p].hostId.c_str());
-    }
-    bool tcp = p != rank && (!sameHost || strcasecmp(forced.c_str(), "tcp") == 0);
-    t->transports_.push_back(tcp ? TransportKind::kTcp : TransportKind::kShm);
-  }
+  LOOM_RETURN_IF_ERROR(t->chooseTransports());
   // The higher rank connects and the lower accepts; connects complete through
   // the listen backlog, so this order cannot deadlock.
   for (int c = 0; c < channels; ++c) {
@@ -46,12 +54,135 @@ Result<std::unique_ptr<ConnectionTable>> ConnectionTable::connect(Bootstrap& boo
       t->recvs_[{p, c}] = std::move(pair.second);
     }
   }
+  LOOM_RETURN_IF_ERROR(t->openUcxConnections());
   LOOM_RETURN_IF_ERROR(t->setUpDoorbells());
-  int tcpPeers = 0;
-  for (TransportKind k : t->transports_) tcpPeers += k == TransportKind::kTcp;
-  LOOM_INFO(kInit, "rank %d: %d peer(s) over TCP, %d over shared memory, %d channel(s)", rank, tcpPeers,
-            nranks - tcpPeers, channels);
+  int tcpPeers = 0, ucxPeers = 0;
+  for (TransportKind k : t->transports_) {
+    tcpPeers += k == TransportKind::kTcp;
+    ucxPeers += k == TransportKind::kUcx;
+  }
+  LOOM_INFO(kInit, "rank %d: %d peer(s) over TCP, %d over UCX, %d over shared memory, %d channel(s)", rank, tcpPeers,
+            ucxPeers, nranks - tcpPeers - ucxPeers, channels);
   return t;
+}
+
+Status ConnectionTable::chooseTransports() {
+  const int rank = bootstrap_.rank(), nranks = bootstrap_.nranks();
+  std::string forced = config().transport;
+  if (!is(forced, "auto") && !is(forced, "shm") && !is(forced, "tcp") && !is(forced, "ucx") && !is(forced, "ib")) {
+    return Status::invalidArgument("LOOM_TRANSPORT='%s' is not one of auto, shm, tcp, ucx, ib", forced.c_str());
+  }
+  const auto& peers = bootstrap_.peers();
+  const std::string& myHost = peers[rank].hostId;
+  bool multiHost = false;
+  for (const PeerInfo& p : peers) multiHost = multiHost || p.hostId != peers[0].hostId;
+  if (is(forced, "ib") || (is(forced, "auto") && multiHost)) {
+    // The probe says once, at INFO, whether an RDMA device is usable.
+    const IbAvailability ib = probeIbDevices();
+    if (is(forced, "ib")) {
+      // Loom's own verbs data path has not run on hardware yet; UCX drives
+      // an RDMA device itself when there is one, so that is the fallback.
+      LOOM_INFO(kInit, "rank %d: LOOM_TRANSPORT=ib: %s; falling back to auto (UCX or TCP across hosts)", rank,
+                ib.usable ? "Loom's ibverbs data path is not enabled yet (untested on hardware)" : ib.reason.c_str());
+      forced = "auto";
+    }
+  }
+
+  // Every rank computes the same answer here (same variable, same host list),
+  // so either all of them take part in the address exchange or none does.
+  // UCX only when asked for: with more ranks than cores its endpoints
+  // reported false "Endpoint timeout" errors in our tests (issue 5 note), so
+  // auto keeps TCP across hosts until that is understood.
+  const bool wantUcx = is(forced, "ucx");
+  std::string ucxWhyNot;  // why this rank has no UCX, for the log and errors
+  std::string ucxName = "UCX";
+  ucxAddresses_.assign(nranks, {});
+  if (wantUcx) {
+#ifdef LOOM_HAVE_UCX
+    auto created = UcxContext::create(rank, nranks, channels_);
+    if (created.isOk()) {
+      ucx_ = std::move(created.value());
+      ucxName = ucx_->describe();
+    } else {
+      ucxWhyNot = created.status().message();
+    }
+    // Round one: address sizes (0: UCX did not start on that rank); round
+    // two: the addresses, each padded to the largest.
+    std::vector<uint32_t> sizes(nranks, 0);
+    if (ucx_) sizes[rank] = static_cast<uint32_t>(ucx_->workerAddress().size());
+    LOOM_RETURN_IF_ERROR(bootstrap_.allGather(sizes.data(), sizeof(uint32_t)));
+    const size_t widest = *std::max_element(sizes.begin(), sizes.end());
+    if (widest > 0) {
+      std::vector<std::byte> all(widest * nranks);
+      if (ucx_) std::memcpy(all.data() + widest * rank, ucx_->workerAddress().data(), sizes[rank]);
+      LOOM_RETURN_IF_ERROR(bootstrap_.allGather(all.data(), widest));
+      for (int p = 0; p < nranks; ++p) {
+        ucxAddresses_[p].assign(all.begin() + widest * p, all.begin() + widest * p + sizes[p]);
+      }
+    }
+#else
+    ucxWhyNot = "Loom was built without UCX (pkg-config found no 'ucx' at configure time)";
+    if (is(forced, "ucx")) return Status::unavailable("LOOM_TRANSPORT=ucx but %s", ucxWhyNot.c_str());
+#endif
+  }
+
+  for (int p = 0; p < nranks; ++p) {
+    const bool sameHost = peers[p].hostId == myHost;
+    const bool ucxPair = !ucxAddresses_[rank].empty() && !ucxAddresses_[p].empty();
+    TransportKind kind = TransportKind::kShm;
+    if (p == rank) {
+      kind = TransportKind::kShm;
+    } else if (is(forced, "shm")) {
+      if (!sameHost) {
+        return Status::invalidArgument(
+            "LOOM_TRANSPORT=shm but rank %d (host %s) and rank %d (host %s) do not share memory", rank,
+            myHost.c_str(), p, peers[p].hostId.c_str());
+      }
+    } else if (is(forced, "tcp")) {
+      kind = TransportKind::kTcp;
+    } else if (is(forced, "ucx")) {
+      if (!ucxPair) {
+        if (!ucxWhyNot.empty()) return Status::unavailable("LOOM_TRANSPORT=ucx but UCX did not start on rank %d: %s", rank, ucxWhyNot.c_str());
+        return Status::unavailable("LOOM_TRANSPORT=ucx but UCX did not start on rank %d (see its log)", p);
+      }
+      kind = TransportKind::kUcx;
+    } else if (!sameHost) {
+      kind = TransportKind::kTcp;
+    }
+    transports_.push_back(kind);
+  }
+
+  // Say which transport crosses hosts, and why, once per rank.
+  if (is(forced, "auto") && multiHost) {
+    LOOM_INFO(kInit, "rank %d: across hosts over TCP (LOOM_TRANSPORT=ucx selects UCX%s)", rank,
+              ucxBuiltIn() ? "" : ", which this build lacks");
+  } else if (is(forced, "ucx") && ucx_) {
+    LOOM_INFO(kInit, "rank %d: every peer over UCX (LOOM_TRANSPORT=ucx): %s", rank, ucxName.c_str());
+  }
+  // Nobody uses UCX after all (every peer on this host, or no pair has it).
+  if (ucx_ && std::find(transports_.begin(), transports_.end(), TransportKind::kUcx) == transports_.end()) ucx_.reset();
+  return Status::ok();
+}
+
+Status ConnectionTable::openUcxConnections() {
+#ifdef LOOM_HAVE_UCX
+  if (!ucx_) return Status::ok();
+  const auto& peers = bootstrap_.peers();
+  const std::string& myHost = peers[bootstrap_.rank()].hostId;
+  // Channel-major, peers ascending: the same order on every rank, which is
+  // how UCX pairs the endpoints two workers create to each other.
+  for (int c = 0; c < channels_; ++c) {
+    for (int p = 0; p < bootstrap_.nranks(); ++p) {
+      if (transports_[p] != TransportKind::kUcx) continue;
+      LOOM_ASSIGN_OR_RETURN(ucp_ep_h ep, ucx_->connect(p, peers[p].pid, peers[p].hostId == myHost,
+                                                       ucxAddresses_[p].data(), ucxAddresses_[p].size()));
+      auto pair = makeUcxConnections(ucx_, ep, p);
+      sends_[{p, c}] = std::move(pair.first);
+      recvs_[{p, c}] = std::move(pair.second);
+    }
+  }
+#endif
+  return Status::ok();
 }
 
 ConnectionTable::~ConnectionTable() = default;

@@ -2,10 +2,16 @@
 //
 // Shared-memory connections open lazily on first use (each side opens the
 // same named segment), so a ring touches only its neighbours' segments. TCP
-// connections, for peers on other hosts, are opened at init because both
-// sides must take part.
+// and UCX connections, for peers on other hosts, are opened at init because
+// both sides must take part.
+//
+// LOOM_TRANSPORT picks the transport per peer: auto keeps shared memory within
+// a host and uses UCX across hosts when Loom was built with UCX and UCX starts
+// on both ranks, else TCP; shm, tcp and ucx force one transport to every peer
+// (this rank itself always uses shared memory).
 #pragma once
 
+#include <cstddef>
 #include <map>
 #include <memory>
 #include <string>
@@ -18,12 +24,17 @@
 
 namespace loom {
 
-enum class TransportKind { kShm, kTcp };
+enum class TransportKind { kShm, kTcp, kUcx };
+
+class UcxContext;
+
+// True when this build includes the UCX transport.
+bool ucxBuiltIn();
 
 class ConnectionTable final : public ConnectionProvider {
  public:
-  // Decides the transport per peer (LOOM_TRANSPORT, host identity) and opens
-  // the TCP connections.
+  // Decides the transport per peer (LOOM_TRANSPORT, host identity, UCX
+  // availability) and opens the TCP and UCX connections. Collective.
   static Result<std::unique_ptr<ConnectionTable>> connect(Bootstrap& bootstrap, int channels);
   ~ConnectionTable() override;
 
@@ -45,10 +56,17 @@ class ConnectionTable final : public ConnectionProvider {
   // Creates this rank's bell and opens every shared-memory peer's; collective.
   Status setUpDoorbells();
   Doorbell* bellOf(int rank) const;
+  // Chooses every peer's transport; starts UCX and exchanges worker addresses
+  // when some peer may use it (collective, so every rank decides alike).
+  Status chooseTransports();
+  Status openUcxConnections();
 
   Bootstrap& bootstrap_;
   int channels_ = 1;
   std::vector<TransportKind> transports_;
+  // Shared with the UCX connections, which keep it alive until the last goes.
+  std::shared_ptr<UcxContext> ucx_;
+  std::vector<std::vector<std::byte>> ucxAddresses_;  // by rank; empty: no UCX there
   // Declared before the connections, which ring them, so they outlive them.
   std::unique_ptr<Doorbell> ownBell_;
   std::vector<std::unique_ptr<Doorbell>> peerBells_;  // by rank; null across hosts

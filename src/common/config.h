@@ -22,7 +22,19 @@ struct Config {
   // LOOM_TIMEOUT_S: every wait (bootstrap, peers, streams) ends with an error
   // after this many seconds without progress. Default 300.
   double timeoutSeconds = 300;
-  // LOOM_TRANSPORT: auto (shared memory within a host, TCP across), shm or tcp.
+  // LOOM_TRANSPORT: how ranks reach each other (src/comm/connection_table.h).
+  //   auto: shared memory within a host, TCP across hosts (UCX is not the
+  //         default yet: with more ranks than cores it reported false
+  //         endpoint timeouts); an INFO line in INIT says so.
+  //   shm:  shared memory only (every rank on one host).
+  //   tcp:  TCP sockets to every other rank, same host included.
+  //   ucx:  UCX to every other rank, same host included (UCX then picks its
+  //         own shared-memory or network transports; UCX_TLS and
+  //         UCX_NET_DEVICES steer it). An error when Loom was built without
+  //         UCX or UCX does not start.
+  //   ib:   asks for ibverbs: probes the devices and says at INFO why it is
+  //         not used (no device here; on hardware, the verbs data path in
+  //         transports/ib/ is not enabled yet), then behaves as auto.
   std::string transport = "auto";
   // LOOM_SHM_BUFFER_BYTES: ring size of each shared-memory connection.
   size_t shmBufferBytes = size_t{1} << 22;

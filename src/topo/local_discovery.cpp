@@ -16,7 +16,10 @@
 #include <vector>
 
 #if LOOM_HAVE_HWLOC
+#include <dlfcn.h>
 #include <hwloc.h>
+
+#include <type_traits>
 #endif
 
 #include "common/config.h"
@@ -88,32 +91,73 @@ CpuInfo localCpuInfo() {
 }
 
 #if LOOM_HAVE_HWLOC
+// The hwloc functions discovery calls. hwloc is loaded at run time, like the
+// CUDA driver and NVML, so that libloom and the drop-in libnccl.so.2 do not
+// depend on it: only its header is needed to build.
+struct HwlocApi {
+  int (*init)(hwloc_topology_t*);
+  int (*setTypeFilter)(hwloc_topology_t, hwloc_obj_type_t, enum hwloc_type_filter_e);
+  int (*load)(hwloc_topology_t);
+  int (*exportXmlBuffer)(hwloc_topology_t, char**, int*, unsigned long);
+  void (*freeXmlBuffer)(hwloc_topology_t, char*);
+  void (*destroy)(hwloc_topology_t);
+};
+
+// The library whose ABI matches the header Loom was built with (hwloc 2.x).
+Result<HwlocApi> loadHwloc() {
+  static const Result<HwlocApi> api = []() -> Result<HwlocApi> {
+    void* lib = dlopen("libhwloc.so.15", RTLD_NOW | RTLD_LOCAL);
+    if (lib == nullptr) return Status::unavailable("libhwloc.so.15 not found");
+    HwlocApi a{};
+    bool ok = true;
+    auto bind = [&](auto& fn, const char* name) {
+      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(lib, name));
+      ok = ok && fn != nullptr;
+    };
+    bind(a.init, "hwloc_topology_init");
+    bind(a.setTypeFilter, "hwloc_topology_set_type_filter");
+    bind(a.load, "hwloc_topology_load");
+    bind(a.exportXmlBuffer, "hwloc_topology_export_xmlbuffer");
+    bind(a.freeXmlBuffer, "hwloc_free_xmlbuffer");
+    bind(a.destroy, "hwloc_topology_destroy");
+    if (!ok) return Status::unavailable("libhwloc.so.15 lacks a function discovery needs");
+    return a;
+  }();
+  return api;
+}
+
 // hwloc's view of this machine as hwloc XML: going through the export lets the
 // tested hwloc XML reader do all the interpreting, so a live machine and a
 // saved lstopo file give the same graph.
 Result<std::string> hwlocXml() {
+  LOOM_ASSIGN_OR_RETURN(HwlocApi hw, loadHwloc());
   hwloc_topology_t topology;
-  if (hwloc_topology_init(&topology) != 0) return Status::systemError("hwloc_topology_init failed");
+  if (hw.init(&topology) != 0) return Status::systemError("hwloc_topology_init failed");
   // I/O objects are dropped by default; "important" keeps GPUs, NICs and the bridges above them.
-  hwloc_topology_set_io_types_filter(topology, HWLOC_TYPE_FILTER_KEEP_IMPORTANT);
+  for (hwloc_obj_type_t io : {HWLOC_OBJ_BRIDGE, HWLOC_OBJ_PCI_DEVICE, HWLOC_OBJ_OS_DEVICE}) {
+    hw.setTypeFilter(topology, io, HWLOC_TYPE_FILTER_KEEP_IMPORTANT);
+  }
   // Caches are irrelevant to collectives and are most of the XML on big machines.
-  hwloc_topology_set_cache_types_filter(topology, HWLOC_TYPE_FILTER_KEEP_NONE);
-  if (hwloc_topology_load(topology) != 0) {
+  for (hwloc_obj_type_t cache : {HWLOC_OBJ_L1CACHE, HWLOC_OBJ_L2CACHE, HWLOC_OBJ_L3CACHE, HWLOC_OBJ_L4CACHE,
+                                 HWLOC_OBJ_L5CACHE, HWLOC_OBJ_L1ICACHE, HWLOC_OBJ_L2ICACHE, HWLOC_OBJ_L3ICACHE}) {
+    hw.setTypeFilter(topology, cache, HWLOC_TYPE_FILTER_KEEP_NONE);
+  }
+  if (hw.load(topology) != 0) {
     int error = errno;
-    hwloc_topology_destroy(topology);
+    hw.destroy(topology);
     return Status::systemError("hwloc_topology_load failed: %s", std::strerror(error));
   }
   char* buffer = nullptr;
   int length = 0;
-  if (hwloc_topology_export_xmlbuffer(topology, &buffer, &length, 0) != 0 || buffer == nullptr) {
+  if (hw.exportXmlBuffer(topology, &buffer, &length, 0) != 0 || buffer == nullptr) {
     int error = errno;
-    hwloc_topology_destroy(topology);
+    hw.destroy(topology);
     return Status::systemError("hwloc_topology_export_xmlbuffer failed: %s", std::strerror(error));
   }
   // The length counts the terminating NUL.
   std::string xml(buffer, static_cast<size_t>(std::max(length - 1, 0)));
-  hwloc_free_xmlbuffer(topology, buffer);
-  hwloc_topology_destroy(topology);
+  hw.freeXmlBuffer(topology, buffer);
+  hw.destroy(topology);
   return xml;
 }
 #endif

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "comm/connection_table.h"
 #include "common/config.h"
 #include "support/multi_rank.h"
 
@@ -155,6 +156,84 @@ TEST(Failures, PeerKilledMidCollectiveIsAnErrorOnEveryRank) {
   EXPECT_EQ(outcomes[2].signal, SIGKILL);
   outcomes[2] = {};
   outcomes[2].exitCode = 0;
+  EXPECT_RANKS_OK(outcomes);
+}
+
+// The same over UCX: forced to every peer on this host (a dead peer is also
+// seen through its pid), and between pretend hosts, where only UCX itself
+// (its endpoint error callback) can tell.
+class UcxPeerKilled : public ::testing::TestWithParam<bool> {};
+
+TEST_P(UcxPeerKilled, IsAnErrorOnEveryRank) {
+  if (!ucxBuiltIn()) GTEST_SKIP() << "Loom was built without UCX";
+  const bool pretendHosts = GetParam();
+  auto outcomes = runRanks(3, [&](int rank, const UniqueId& id) {
+    setenv("LOOM_TRANSPORT", pretendHosts ? "auto" : "ucx", 1);
+    if (pretendHosts) setenv("LOOM_HOST_ID", ("ucx-host" + std::to_string(rank)).c_str(), 1);
+    setTimeout("60");  // the test must end through detection, far sooner than this
+    auto comm = Communicator::create(3, id, rank);
+    EXPECT_TRUE(comm.isOk()) << comm.status().toString();
+    if (!comm.isOk()) return 2;
+    std::vector<float> buf(size_t{1} << 20, 1.0f);
+    if (rank == 1) {
+      std::thread([] {
+        usleep(300 * 1000);
+        raise(SIGKILL);
+      }).detach();
+    }
+    auto start = std::chrono::steady_clock::now();
+    Status s;
+    for (int i = 0; i < 100000 && s.isOk(); ++i) {
+      s = comm.value()->allReduce(buf.data(), buf.data(), buf.size(), DataType::kFloat32, RedOp::sum());
+    }
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    EXPECT_FALSE(s.isOk());
+    EXPECT_NE(s.code(), StatusCode::kTimeout) << s.toString();
+    EXPECT_TRUE(contains(s, "died") || contains(s, "aborted") || contains(s, "lost")) << s.toString();
+    EXPECT_LT(seconds, 50) << "detection took as long as a timeout";
+    comm.value()->abort();
+    return 0;
+  }, 90);
+  unsetenv("LOOM_HOST_ID");
+  setenv("LOOM_TRANSPORT", "auto", 1);
+  setTimeout("300");
+  EXPECT_EQ(outcomes[1].signal, SIGKILL);
+  outcomes[1] = {};
+  outcomes[1].exitCode = 0;
+  EXPECT_RANKS_OK(outcomes);
+}
+
+INSTANTIATE_TEST_SUITE_P(Failures, UcxPeerKilled, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return std::string(info.param ? "AcrossPretendHosts" : "ForcedOnOneHost");
+                         });
+
+// An abort reaches peers over UCX as a message, before the aborting process
+// is gone.
+TEST(Failures, UcxAbortWakesPeersWaitingOnThisRank) {
+  if (!ucxBuiltIn()) GTEST_SKIP() << "Loom was built without UCX";
+  auto outcomes = runRanks(3, [](int rank, const UniqueId& id) {
+    setenv("LOOM_TRANSPORT", "auto", 1);
+    setenv("LOOM_HOST_ID", ("ucx-host" + std::to_string(rank)).c_str(), 1);
+    reloadConfigForTesting();
+    auto comm = Communicator::create(3, id, rank);
+    EXPECT_TRUE(comm.isOk()) << comm.status().toString();
+    if (!comm.isOk()) return 2;
+    std::vector<float> buf(1024, 1.0f);
+    if (rank == 1) {
+      usleep(100 * 1000);
+      comm.value()->abort();
+      sleep(5);  // still alive: only the abort message can wake the others now
+      return 0;
+    }
+    auto start = std::chrono::steady_clock::now();
+    Status s = comm.value()->allReduce(buf.data(), buf.data(), buf.size(), DataType::kFloat32, RedOp::sum());
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    EXPECT_FALSE(s.isOk());
+    EXPECT_TRUE(contains(s, "aborted")) << s.toString();
+    EXPECT_LT(seconds, 4) << "the abort was noticed only when the process exited";
+    return 0;
+  }, 60);
   EXPECT_RANKS_OK(outcomes);
 }
 

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Two hosts on one machine: two network namespaces joined by a veth pair, two
-# ranks in each. Ranks in one namespace share memory; between namespaces they
-# talk TCP. Every algorithm is forced in turn and loom-perf checks every
-# element. Namespaces are removed on any exit. Exit 77 = skipped.
+# ranks in each. Every algorithm is forced in turn and loom-perf checks every
+# element, once per network transport: TCP (LOOM_TRANSPORT=tcp: sockets to
+# the other namespace, shared memory within: LOOM_TRANSPORT=auto) and, when the
+# build has UCX, UCX (LOOM_TRANSPORT=ucx: UCX to every peer). Namespaces are removed on any exit.
+# Exit 77 = skipped.
 set -u
 build=${1:?usage: netns_two_hosts.sh BUILD_DIR}
 perf="$build/bin/loom-perf"
@@ -34,6 +36,11 @@ ip -n "$nsA" link set "${tag}x" up && ip -n "$nsB" link set "${tag}y" up || exit
 failures=0
 port=$(( 20000 + $$ % 20000 ))
 
+# The transport pass under way: tcp or ucx (see the loop at the end).
+mode=tcp
+have_ucx=0
+grep -q "^UCX_FOUND:INTERNAL=1" "$build/CMakeCache.txt" 2>/dev/null && have_ucx=1
+
 # run LABEL EXPECT(ok|refused) LOOM_ALGO loom-perf-args...
 run() {
   local label=$1 expect=$2 algo=$3
@@ -43,11 +50,16 @@ run() {
   out=$(mktemp -d)
   local pids=()
   for rank in 0 1 2 3; do
-    local ns=$nsA
-    [ "$rank" -ge 2 ] && ns=$nsB
+    local ns=$nsA dev="${tag}x"
+    [ "$rank" -ge 2 ] && ns=$nsB dev="${tag}y"
+    # auto: TCP across namespaces, shared memory within.
+    local transport=(LOOM_TRANSPORT=auto)
+    # UCX's tcp is pinned to the veth device: both namespaces' loopbacks are
+    # 127.0.0.1, which must not look like a route to the other namespace.
+    [ "$mode" = ucx ] && transport=(LOOM_TRANSPORT=ucx UCX_NET_DEVICES="$dev")
     ip netns exec "$ns" env RANK=$rank WORLD_SIZE=4 MASTER_ADDR="$addrA" MASTER_PORT=$port \
       LOOM_SECRET="netns-test-$$" LOOM_TIMEOUT_S=30 LOOM_ALGO="$algo" LOOM_DEBUG=INFO LOOM_DEBUG_SUBSYS=INIT \
-      timeout 120 "$perf" "$@" >"$out/$rank.out" 2>"$out/$rank.err" &
+      "${transport[@]}" timeout 120 "$perf" "$@" >"$out/$rank.out" 2>"$out/$rank.err" &
     pids+=($!)
   done
   local codes=""
@@ -62,48 +74,64 @@ run() {
     if ! awk '/^ +[0-9]/ { rows++; if ($9 != 0 || $13 != 0) bad++ } END { exit !(rows > 0 && bad == 0) }' "$out/0.out"; then
       ok=0
     fi
-    # Each rank reaches the other namespace over TCP and its own over shared memory.
+    # auto: the other namespace over TCP, its own over shared memory; ucx:
+    # UCX to the three others, shared memory to itself.
+    local want="2 peer(s) over TCP, 0 over UCX, 2 over shared memory"
+    [ "$mode" = ucx ] && want="0 peer(s) over TCP, 3 over UCX, 1 over shared memory"
     for rank in 0 1 2 3; do
-      grep -q "2 peer(s) over TCP, 2 over shared memory" "$out/$rank.err" || ok=0
+      grep -q "$want" "$out/$rank.err" || ok=0
     done
   else
     [ "$codes" != " 0 0 0 0" ] || ok=0
     grep -q "cannot run" "$out"/*.err || ok=0
   fi
   if [ $ok -eq 1 ]; then
-    echo "PASS $label (exit codes:$codes)"
+    echo "PASS [$mode] $label (exit codes:$codes)"
   else
-    echo "FAIL $label (exit codes:$codes)"
+    echo "FAIL [$mode] $label (exit codes:$codes)"
     tail -n 5 "$out"/*.out "$out"/*.err
     failures=$(( failures + 1 ))
   fi
   rm -rf "$out"
 }
 
-sizes=(-b 8 -e 256K -f 8 -n 2 -w 1 -c 1)
-for coll in allreduce broadcast reduce allgather reducescatter alltoall; do
-  run "$coll default" ok "" --coll "$coll" "${sizes[@]}" -d float -o sum
-done
-run "allreduce all types and ops" ok "" --coll allreduce -b 8 -e 64K -f 32 -n 1 -w 1 -c 1 -d all -o all
+# Every check below, once per transport.
+all_checks() {
+  sizes=(-b 8 -e 256K -f 8 -n 2 -w 1 -c 1)
+  for coll in allreduce broadcast reduce allgather reducescatter alltoall; do
+    run "$coll default" ok "" --coll "$coll" "${sizes[@]}" -d float -o sum
+  done
+  run "allreduce all types and ops" ok "" --coll allreduce -b 8 -e 64K -f 32 -n 1 -w 1 -c 1 -d all -o all
 
-# Every registered algorithm, forced, for the collectives it implements.
-for spec in "allreduce:ring" "allgather:ring" "reducescatter:ring" "broadcast:ring" "reduce:ring" \
-            "allreduce:tree" "broadcast:tree" "reduce:tree" \
-            "allreduce:hier" "allgather:hier" "reducescatter:hier" "broadcast:hier" "reduce:hier" \
-            "allreduce:rhd" "alltoall:direct" "alltoall:pairwise" "alltoall:hier"; do
-  coll=${spec%%:*}
-  name=${spec#*:}
-  if "$perf" --ranks 1 -b 8 -e 8 -n 1 -w 1 --coll "$coll" -a "$spec" 2>&1 | grep -q "unknown algorithm"; then
-    echo "SKIP $spec (not registered in this build)"
-    continue
-  fi
-  run "$spec" ok "$spec" --coll "$coll" "${sizes[@]}" -d float -o sum
-done
-# Algorithms that need every rank on one host are refused across hosts, with a reason.
-for spec in "allreduce:oneshot" "allreduce:twoshot"; do
-  if ! "$perf" --ranks 1 -b 8 -e 8 -n 1 -w 1 -a "$spec" 2>&1 | grep -q "unknown algorithm"; then
-    run "$spec refused across hosts" refused "$spec" "${sizes[@]}"
-  fi
+  # Every registered algorithm, forced, for the collectives it implements.
+  for spec in "allreduce:ring" "allgather:ring" "reducescatter:ring" "broadcast:ring" "reduce:ring" \
+              "allreduce:tree" "broadcast:tree" "reduce:tree" \
+              "allreduce:hier" "allgather:hier" "reducescatter:hier" "broadcast:hier" "reduce:hier" \
+              "allreduce:rhd" "alltoall:direct" "alltoall:pairwise" "alltoall:hier"; do
+    coll=${spec%%:*}
+    name=${spec#*:}
+    if "$perf" --ranks 1 -b 8 -e 8 -n 1 -w 1 --coll "$coll" -a "$spec" 2>&1 | grep -q "unknown algorithm"; then
+      echo "SKIP $spec (not registered in this build)"
+      continue
+    fi
+    run "$spec" ok "$spec" --coll "$coll" "${sizes[@]}" -d float -o sum
+  done
+  # Algorithms that need every rank on one host are refused across hosts, with a reason.
+  for spec in "allreduce:oneshot" "allreduce:twoshot"; do
+    if ! "$perf" --ranks 1 -b 8 -e 8 -n 1 -w 1 -a "$spec" 2>&1 | grep -q "unknown algorithm"; then
+      run "$spec refused across hosts" refused "$spec" "${sizes[@]}"
+    fi
+  done
+}
+
+modes=(tcp)
+if [ $have_ucx -eq 1 ]; then
+  modes+=(ucx)
+else
+  echo "SKIP ucx pass (this build has no UCX)"
+fi
+for mode in "${modes[@]}"; do
+  all_checks
 done
 
 echo "netns two hosts: $failures failure(s)"
