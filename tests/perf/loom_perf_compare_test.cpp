@@ -121,13 +121,15 @@ void expectSectionsCorrect(const CommandResult& r, const std::vector<std::string
   }
 }
 
-// A number, or "-" where the other library has no row or no bandwidth.
+// A number, or "-" where the other library has no row or no bandwidth. Its
+// value depends on timing (a descheduled rank can make it round to 0.00 on a
+// loaded 2-core machine), so only its form is checked.
 void expectRatio(const std::string& field, const std::string& output) {
   if (field == "-") return;
   char* end = nullptr;
   double v = std::strtod(field.c_str(), &end);
   EXPECT_TRUE(end != field.c_str() && *end == '\0') << "'" << field << "' is not a number\n" << output;
-  EXPECT_GT(v, 0.0) << output;
+  EXPECT_GE(v, 0.0) << output;
 }
 
 class LoomPerfCompareTest : public ::testing::Test {
