@@ -46,6 +46,24 @@ void describeHosts(Communicator::Impl& impl) {
   LOOM_INFO(kInit, "%d rank(s) on %zu host(s)", impl.nranks, hosts.size());
 }
 
+// One-shot slots when every rank shares this host's memory and oneshot may run.
+Status setUpOneShot(Communicator::Impl& impl, const AlgorithmOverride& allowed) {
+  bool sharedMemory = impl.nranks > 1 && impl.algorithmContext.directReach && config().oneShotBytes > 0;
+  for (int p = 0; sharedMemory && p < impl.nranks; ++p) {
+    sharedMemory = impl.connections->transportTo(p) == TransportKind::kShm;
+  }
+  if (!sharedMemory) return Status::ok();
+  auto candidates = allowed.candidates(CollectiveKind::kAllReduce, impl.algorithmContext);
+  if (!candidates.isOk() || std::find(candidates.value().begin(), candidates.value().end(),
+                                      findAlgorithm("oneshot")) == candidates.value().end()) {
+    return Status::ok();
+  }
+  LOOM_ASSIGN_OR_RETURN(impl.oneShot, OneShotSlots::create(*impl.bootstrap, config().oneShotBytes));
+  LOOM_INFO(kInit, "all-reduces up to %zu bytes run as one-shots through shared memory (LOOM_ONESHOT_BYTES)",
+            impl.oneShot->slotBytes());
+  return Status::ok();
+}
+
 Result<std::unique_ptr<Communicator::Impl>> join(const UniqueIdFields& id, int nranks, int rank,
                                                  const CommOptions& options) {
   if (nranks < 1) return Status::invalidArgument("nranks=%d: a communicator needs at least 1 rank", nranks);
@@ -68,6 +86,7 @@ Result<std::unique_ptr<Communicator::Impl>> join(const UniqueIdFields& id, int n
   // connect() ends with a barrier: every rank has its connections before any
   // sends, so no message can reach a rank that is still setting up.
   describeHosts(*impl);
+  LOOM_RETURN_IF_ERROR(setUpOneShot(*impl, allowed.value()));
   LOOM_RETURN_IF_ERROR(setUpPlanner(*impl, std::move(allowed.value())));
   LOOM_INFO(kInit, "communicator %s: rank %d of %d ready", impl->name.c_str(), rank, nranks);
   return impl;
@@ -133,24 +152,13 @@ uint64_t Communicator::Impl::takeTicket() {
 }
 
 Status Communicator::Impl::runInTurn(uint64_t ticket, std::vector<Operation>& operations) {
-  {
-    std::unique_lock<std::mutex> lock(mutex);
-    turn.wait(lock, [&] { return servingTicket == ticket; });
-  }
-  Status s = usable();
-  for (size_t i = 0; s.isOk() && i < operations.size(); ++i) {
-    s = runOperation(operations[i], *connections, abortRequested);
-    if (!s.isOk()) {
-      s = s.withContext(operations[i].signature.toString() + " on rank " + std::to_string(rank));
-      fail(s);
+  return runWorkInTurn(ticket, [&] {
+    for (Operation& operation : operations) {
+      Status s = runOperation(operation, *connections, oneShot.get(), abortRequested);
+      if (!s.isOk()) return inContext(s, operation.signature);
     }
-  }
-  {
-    std::lock_guard<std::mutex> lock(mutex);
-    ++servingTicket;
-  }
-  turn.notify_all();
-  return s;
+    return Status::ok();
+  });
 }
 
 void Communicator::Impl::fail(const Status& status) {
@@ -158,14 +166,17 @@ void Communicator::Impl::fail(const Status& status) {
     std::lock_guard<std::mutex> lock(mutex);
     if (!failure.isOk()) return;
     failure = status;
+    refusing.store(true);
   }
   LOOM_WARN(kColl, "%s", status.toString().c_str());
   connections->abortAll();
+  if (oneShot != nullptr) oneShot->abort();
   bootstrap->abort();
 }
 
 Status Communicator::Impl::usable() {
   if (abortRequested.load()) return Status::aborted("the communicator was aborted");
+  if (!refusing.load()) return Status::ok();  // the common case, without the lock
   std::lock_guard<std::mutex> lock(mutex);
   if (!failure.isOk()) return Status::make(failure.code(), "the communicator failed earlier: %s", failure.message().c_str());
   if (finalized) return Status::invalidUsage("the communicator was finalized; no more calls may be issued on it");
@@ -229,6 +240,14 @@ Status checkRank(int r, int nranks, const char* what) {
 
 }  // namespace
 
+// Runs or enqueues one collective, or records it in the open group.
+static Status submitCollective(Communicator::Impl& c, Operation operation, Stream* stream) {
+  if (groupDepth() > 0) return recordGroupOperation(c, std::move(operation), stream);
+  std::vector<Operation> ops;
+  ops.push_back(std::move(operation));
+  return submitOperations(c, std::move(ops), stream);
+}
+
 // Builds the operation for a collective call and submits it (or records it
 // in the open group).
 static Status issueCollective(Communicator::Impl& c, CollectiveKind kind, const void* sendbuf, void* recvbuf,
@@ -247,6 +266,28 @@ static Status issueCollective(Communicator::Impl& c, CollectiveKind kind, const 
   if (needSend) LOOM_RETURN_IF_ERROR(checkBuffer(sendbuf, count, "sendbuff"));
   if (needRecv) LOOM_RETURN_IF_ERROR(checkBuffer(recvbuf, count, "recvbuff"));
 
+  Operation operation;
+  operation.signature = CallSignature{kind, type, op.kind, root, count};
+  operation.op = op;
+  operation.buffers = {const_cast<void*>(sendbuf), recvbuf, nullptr};
+  operation.inputCount = needSend ? shape.inputCount() : 0;
+  operation.resultCount = shape.reduces() && needRecv ? shape.outputCount() : 0;
+  if (kind == CollectiveKind::kAllReduce && c.oneShot != nullptr &&
+      count * dataTypeSize(type) <= c.oneShot->slotBytes()) {
+    if (stream == nullptr && groupDepth() == 0) {  // the latency-critical case: no Operation, no allocation
+      return c.runWorkInTurn(c.takeTicket(), [&] {
+        return c.inContext(runOneShotAllReduce(*c.oneShot, operation.signature, op, sendbuf, recvbuf, c.nranks,
+                                               c.abortRequested),
+                           operation.signature);
+      });
+    }
+    operation.oneShot = true;
+    operation.schedule.rank = c.rank;
+    operation.schedule.nranks = c.nranks;
+    LOOM_TRACE(kColl, "AllReduce count=%zu %s: one-shot through shared memory", count, dataTypeName(type));
+    return submitCollective(c, std::move(operation), stream);
+  }
+
   LOOM_ASSIGN_OR_RETURN(PlanChoice choice, c.planner->choose(kind, count, dataTypeSize(type)));
   const Algorithm* algorithm = choice.algorithm;
   auto schedule = algorithm->build(shape, c.rank, c.planner->buildOptions(choice, dataTypeSize(type)));
@@ -254,18 +295,8 @@ static Status issueCollective(Communicator::Impl& c, CollectiveKind kind, const 
   LOOM_TRACE(kColl, "%s count=%zu %s: algorithm %s, %d channel(s), %zu steps (predicted %.1f us)",
              collectiveName(kind), count, dataTypeName(type), algorithm->name, choice.channels,
              schedule.value().stepCount(), choice.predictedUs);
-
-  Operation operation;
   operation.schedule = std::move(schedule.value());
-  operation.signature = CallSignature{kind, type, op.kind, root, count};
-  operation.op = op;
-  operation.buffers = {const_cast<void*>(sendbuf), recvbuf, nullptr};
-  operation.inputCount = needSend ? shape.inputCount() : 0;
-  operation.resultCount = shape.reduces() && needRecv ? shape.outputCount() : 0;
-  if (groupDepth() > 0) return recordGroupOperation(c, std::move(operation), stream);
-  std::vector<Operation> ops;
-  ops.push_back(std::move(operation));
-  return submitOperations(c, std::move(ops), stream);
+  return submitCollective(c, std::move(operation), stream);
 }
 
 Status Communicator::allReduce(const void* sendbuf, void* recvbuf, size_t count, DataType type, RedOp op,
@@ -351,12 +382,14 @@ Status Communicator::finalize() {
   Status s = impl_->drain();
   std::lock_guard<std::mutex> lock(impl_->mutex);
   impl_->finalized = true;
+  impl_->refusing.store(true);
   return s;
 }
 
 void Communicator::abort() {
   impl_->abortRequested.store(true);
   impl_->connections->abortAll();
+  if (impl_->oneShot != nullptr) impl_->oneShot->abort();
   impl_->bootstrap->abort();
 }
 

@@ -33,6 +33,9 @@ struct Communicator::Impl {
   // all ranks), and the planner that costs algorithms on it.
   TopologyGraph cluster;
   std::unique_ptr<Planner> planner;
+  // Small all-reduces on one host bypass schedules (null: not on one host,
+  // not over shared memory, or excluded by LOOM_ALGO / LOOM_ONESHOT_BYTES=0).
+  std::unique_ptr<OneShotSlots> oneShot;
 
   // Operations run one at a time, in the order they were issued (their
   // ticket), whichever thread or stream runs them: every rank then runs the
@@ -43,15 +46,44 @@ struct Communicator::Impl {
   uint64_t servingTicket = 0;
   bool finalized = false;
   Status failure;  // first error; the communicator refuses work afterwards
+  std::atomic<bool> refusing{false};  // failure or finalized is set
 
   uint64_t takeTicket();
   // Waits for `ticket`'s turn, runs the operations, passes the turn on.
   Status runInTurn(uint64_t ticket, std::vector<Operation>& operations);
+  // The same for any work (a blocking one-shot needs no Operation). A failed
+  // work's Status, which should name the call and rank, fails the communicator.
+  template <typename Work>
+  Status runWorkInTurn(uint64_t ticket, Work&& work);
+  // "AllReduce(count=8, float, sum) on rank 3: <status>".
+  Status inContext(const Status& status, const CallSignature& call) const {
+    if (status.isOk()) return status;  // no string building on the fast path
+    return status.withContext(call.toString() + " on rank " + std::to_string(rank));
+  }
   // Records the first failure and tells peers, so they fail instead of hang.
   void fail(const Status& status);
   Status usable();  // non-OK after failure, abort or finalize
   Status drain();   // waits until every issued ticket has run
 };
+
+template <typename Work>
+Status Communicator::Impl::runWorkInTurn(uint64_t ticket, Work&& work) {
+  {
+    std::unique_lock<std::mutex> lock(mutex);
+    turn.wait(lock, [&] { return servingTicket == ticket; });
+  }
+  Status s = usable();
+  if (s.isOk()) {
+    s = work();
+    if (!s.isOk()) fail(s);
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    ++servingTicket;
+  }
+  turn.notify_all();
+  return s;
+}
 
 // Builds the cluster graph from every rank's host profile (a collective call
 // over the bootstrap) and the planner on it; `allowed` is LOOM_ALGO parsed.

@@ -35,6 +35,7 @@ Config readEnvironment() {
     size_t b = std::strtoull(v, nullptr, 10);
     if (b >= 4096) c.shmBufferBytes = b;
   }
+  if (const char* v = firstEnv("LOOM_ONESHOT_BYTES")) c.oneShotBytes = std::strtoull(v, nullptr, 10);
   if (const char* v = firstEnv("LOOM_CHUNK_BYTES")) {
     size_t b = std::strtoull(v, nullptr, 10);
     if (b >= 64) c.chunkBytes = b;

@@ -131,7 +131,7 @@ struct Case {
   CollectiveKind kind;
   int nranks;
   const char* transport;    // LOOM_TRANSPORT for the run
-  const char* algorithm;    // forced through LOOM_ALGO ("" for send/recv)
+  const char* algorithm;    // forced through LOOM_ALGO ("" for send/recv; "auto": the planner's choice)
   int ranksPerHost = 0;     // > 0: ranks pretend to sit on hosts of this many (LOOM_HOST_ID)
   int channels = 1;         // LOOM_CHANNELS
   bool subset = false;      // a few types and sizes instead of all (for slower transports)
@@ -252,7 +252,8 @@ TEST_P(CollectiveMatrix, MatchesReference) {
   const Case c = GetParam();
   if (std::string(c.transport) == "ucx" && !ucxBuiltIn()) GTEST_SKIP() << "Loom was built without UCX";
   setenv("LOOM_TRANSPORT", c.transport, 1);
-  std::string forced = *c.algorithm ? std::string(overrideName(c.kind)) + ":" + c.algorithm : "";
+  const bool planned = !*c.algorithm || std::string(c.algorithm) == "auto";
+  std::string forced = planned ? "" : std::string(overrideName(c.kind)) + ":" + c.algorithm;
   setenv("LOOM_ALGO", forced.c_str(), 1);
   setenv("LOOM_CHANNELS", std::to_string(c.channels).c_str(), 1);
   reloadConfigForTesting();
@@ -324,6 +325,9 @@ std::vector<Case> allCases() {
     for (int n : {4, 5}) cases.push_back({k, n, "auto", "ring", 0, 3});
   }
   for (int n : {1, 2, 3, 4, 5, 6, 8}) cases.push_back({CollectiveKind::kSendRecv, n, "auto", ""});
+  // Nothing forced: the planner chooses, and small all-reduces on one host run
+  // through the shared one-shot slots (src/exec/one_shot_slots.h).
+  for (int n : {2, 3, 5, 8}) cases.push_back({CollectiveKind::kAllReduce, n, "auto", "auto"});
   cases.push_back({CollectiveKind::kSendRecv, 3, "tcp", ""});
   // UCX to every peer (LOOM_TRANSPORT=ucx; on one machine UCX uses its own
   // shared-memory transports): every collective by ring or direct, 2 to 4

@@ -57,11 +57,13 @@ void Doorbell::ring() {
 
 void Doorbell::wait(uint32_t seen, int micros) {
   state_->sleepers.fetch_add(1);
-  if (state_->sequence.load() == seen) {
-    timespec timeout{micros / 1000000, (micros % 1000000) * 1000L};
-    syscall(SYS_futex, &state_->sequence, FUTEX_WAIT, seen, &timeout, nullptr, 0);
-  }
+  if (state_->sequence.load() == seen) sleep(seen, micros);
   state_->sleepers.fetch_sub(1);
+}
+
+void Doorbell::sleep(uint32_t seen, int micros) {
+  timespec timeout{micros / 1000000, (micros % 1000000) * 1000L};
+  syscall(SYS_futex, &state_->sequence, FUTEX_WAIT, seen, &timeout, nullptr, 0);
 }
 
 }  // namespace loom

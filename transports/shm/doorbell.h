@@ -26,6 +26,23 @@ class Doorbell {
   uint32_t snapshot() const { return state_->sequence.load(); }
   // Sleeps until ring() after `seen`, or `micros` pass.
   void wait(uint32_t seen, int micros);
+
+  // A cheaper pair for waiters that can re-check their condition: the waker
+  // pays one read of a shared line instead of a read-modify-write, and no
+  // system call while nobody sleeps. The waker publishes its work with a
+  // sequentially consistent store, then calls ringIfWaiting().
+  void ringIfWaiting() {
+    if (state_->sleepers.load() > 0) ring();
+  }
+  // Sleeps unless ready() holds once this waiter is counted among the
+  // sleepers (so either the waker sees it, or it sees the waker's work).
+  template <typename Ready>
+  void waitUnless(Ready ready, int micros) {
+    const uint32_t seen = state_->sequence.load();
+    state_->sleepers.fetch_add(1);
+    if (!ready()) sleep(seen, micros);
+    state_->sleepers.fetch_sub(1);
+  }
   void unlink();
 
  private:
@@ -34,6 +51,7 @@ class Doorbell {
     std::atomic<uint32_t> sleepers;
   };
   Doorbell(State* state, std::string name) : state_(state), name_(std::move(name)) {}
+  void sleep(uint32_t seen, int micros);  // futex wait while the sequence is `seen`
   State* state_;
   std::string name_;
 };
