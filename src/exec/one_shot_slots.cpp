@@ -37,6 +37,7 @@ struct alignas(64) AreaHeader {
 };
 
 constexpr size_t kLine = 64;
+constexpr auto kYieldBeforeSleeping = std::chrono::microseconds(200);
 
 size_t roundUp(size_t n, size_t to) { return (n + to - 1) / to * to; }
 
@@ -183,6 +184,7 @@ Status OneShotSlots::waitForSequence(uint64_t sequence, const std::atomic<bool>&
   auto* area = reinterpret_cast<AreaHeader*>(base_);
   int next = 0;  // peers before `next` have reached `sequence`
   std::chrono::steady_clock::time_point started;  // read only once waiting gets long
+  int sleeps = 0;
   auto allArrived = [&] {
     while (next < nranks_ && progressOf(next) >= sequence) ++next;
     return next == nranks_;
@@ -193,19 +195,21 @@ Status OneShotSlots::waitForSequence(uint64_t sequence, const std::atomic<bool>&
       return Status::remoteError("rank %d aborted", aborted - 1);
     }
     // Spin only briefly: with more ranks than cores the rank we wait for may
-    // need this core.
+    // need this core. Then yield it for a while (a rank that is merely
+    // descheduled comes back sooner this way than through a sleep and a
+    // wake-up), and only then sleep.
     if (idle < 128) {
       cpuRelax();
       continue;
     }
-    if (idle < 256) {
-      if (idle == 128) started = std::chrono::steady_clock::now();
+    if (idle == 128) started = std::chrono::steady_clock::now();
+    if (idle < 4096 && (idle % 16 != 0 || std::chrono::steady_clock::now() - started < kYieldBeforeSleeping)) {
       sched_yield();
       continue;
     }
     if (abortRequested.load(std::memory_order_relaxed)) return Status::aborted("communicator was aborted");
     bell_->waitUnless(allArrived, 2000);
-    if (idle % 64 == 0) {
+    if (sleeps++ % 64 == 0) {  // the first sleep, then about every 130 ms
       if (!processAlive(pids_[next])) return Status::remoteError("rank %d (pid %d) died", next, pids_[next]);
       double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       if (waited > config().timeoutSeconds) {
