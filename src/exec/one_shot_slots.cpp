@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <thread>
 
 #include "common/config.h"
 #include "transports/shm/shm_connection.h"
@@ -58,6 +59,9 @@ Result<std::unique_ptr<OneShotSlots>> OneShotSlots::create(Bootstrap& bootstrap,
   slots->rankStride_ = sizeof(RankState) + 2 * slots->slotStride_;
   slots->mappedBytes_ = sizeof(AreaHeader) + slots->nranks_ * slots->rankStride_;
   for (const PeerInfo& peer : bootstrap.peers()) slots->pids_.push_back(peer.pid);
+  // With more ranks than cores, the rank waited for is usually not running:
+  // spinning only delays giving it the core.
+  slots->spinLimit_ = slots->nranks_ > static_cast<int>(std::thread::hardware_concurrency()) ? 4 : 128;
 
   char name[96];
   std::snprintf(name, sizeof(name), "/loom-%016llx-oneshot", static_cast<unsigned long long>(bootstrap.jobId()));
@@ -198,11 +202,11 @@ Status OneShotSlots::waitForSequence(uint64_t sequence, const std::atomic<bool>&
     // need this core. Then yield it for a while (a rank that is merely
     // descheduled comes back sooner this way than through a sleep and a
     // wake-up), and only then sleep.
-    if (idle < 128) {
+    if (idle < spinLimit_) {
       cpuRelax();
       continue;
     }
-    if (idle == 128) started = std::chrono::steady_clock::now();
+    if (idle == spinLimit_) started = std::chrono::steady_clock::now();
     if (idle < 4096 && (idle % 16 != 0 || std::chrono::steady_clock::now() - started < kYieldBeforeSleeping)) {
       sched_yield();
       continue;

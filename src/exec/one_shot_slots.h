@@ -77,6 +77,7 @@ class OneShotSlots {
   size_t slotBytes_ = 0;
   size_t slotStride_ = 0;
   size_t rankStride_ = 0;
+  int spinLimit_ = 128;  // polls before yielding the core
   std::vector<int> pids_;
   std::byte* base_ = nullptr;
   size_t mappedBytes_ = 0;
