@@ -5,6 +5,15 @@
 #include "kernels/reduce.h"
 
 namespace loom {
+namespace {
+
+// avg and premulsum combine elements by sum; their scaling is a separate step.
+RedOpKind elementOperation(RedOpKind op) {
+  return op == RedOpKind::kAvg || op == RedOpKind::kPreMulSum ? RedOpKind::kSum : op;
+}
+
+}  // namespace
+
 Status runOneShotAllReduce(OneShotSlots& slots, const CallSignature& signature, RedOp op, const void* input,
                            void* output, int nranks, const std::atomic<bool>& abortRequested) {
   // Stage, publish, wait, then reduce the n slots in rank order, so every
@@ -24,7 +33,7 @@ Status runOneShotAllReduce(OneShotSlots& slots, const CallSignature& signature, 
     if (count > 0) std::memcpy(output, slots.slotOf(0, sequence), count * dataTypeSize(type));
     return Status::ok();
   }
-  const RedOpKind combine = op.kind == RedOpKind::kAvg || op.kind == RedOpKind::kPreMulSum ? RedOpKind::kSum : op.kind;
+  const RedOpKind combine = elementOperation(op.kind);
   reduceElements(type, combine, output, slots.slotOf(0, sequence), slots.slotOf(1, sequence), count);
   for (int r = 2; r < nranks; ++r) reduceElements(type, combine, output, output, slots.slotOf(r, sequence), count);
   if (op.kind == RedOpKind::kAvg) divideElements(type, output, count, nranks);
@@ -33,11 +42,6 @@ Status runOneShotAllReduce(OneShotSlots& slots, const CallSignature& signature, 
 
 Status runOperation(Operation& operation, ConnectionProvider& connections, OneShotSlots* slots,
                     const std::atomic<bool>& abortRequested) {
-  const DataType type = operation.signature.type;
-  const size_t elementSize = dataTypeSize(type);
-  RedOpKind combine = operation.op.kind;
-  if (combine == RedOpKind::kAvg || combine == RedOpKind::kPreMulSum) combine = RedOpKind::kSum;
-
   if (operation.oneShot) {
     return runOneShotAllReduce(*slots, operation.signature, operation.op,
                                operation.buffers[static_cast<int>(BufferId::kInput)],
@@ -47,24 +51,24 @@ Status runOperation(Operation& operation, ConnectionProvider& connections, OneSh
   if (slots != nullptr && operation.signature.kind != CollectiveKind::kSendRecv) {
     slots->announce(slots->nextSequence());
   }
-  {
-    Execution e;
-    e.schedule = &operation.schedule;
-    e.type = type;
-    e.signature = operation.signature;
-    e.buffers = operation.buffers;
-    e.combine = combine;
-    std::vector<std::byte> scaledInput;
-    if (operation.op.kind == RedOpKind::kPreMulSum && operation.inputCount > 0) {
-      scaledInput.resize(operation.inputCount * elementSize);
-      preMultiplyElements(type, operation.op.scalarBits, scaledInput.data(),
-                          operation.buffers[static_cast<int>(BufferId::kInput)], operation.inputCount);
-      e.buffers[static_cast<int>(BufferId::kInput)] = scaledInput.data();
-    }
-    std::vector<std::byte> scratch(operation.schedule.scratchCount * elementSize);
-    e.buffers[static_cast<int>(BufferId::kScratch)] = scratch.data();
-    LOOM_RETURN_IF_ERROR(executeSchedule(e, connections, abortRequested));
+  const DataType type = operation.signature.type;
+  const size_t elementSize = dataTypeSize(type);
+  Execution e;
+  e.schedule = &operation.schedule;
+  e.type = type;
+  e.signature = operation.signature;
+  e.buffers = operation.buffers;
+  e.combine = elementOperation(operation.op.kind);
+  std::vector<std::byte> scaledInput;
+  if (operation.op.kind == RedOpKind::kPreMulSum && operation.inputCount > 0) {
+    scaledInput.resize(operation.inputCount * elementSize);
+    preMultiplyElements(type, operation.op.scalarBits, scaledInput.data(),
+                        operation.buffers[static_cast<int>(BufferId::kInput)], operation.inputCount);
+    e.buffers[static_cast<int>(BufferId::kInput)] = scaledInput.data();
   }
+  std::vector<std::byte> scratch(operation.schedule.scratchCount * elementSize);
+  e.buffers[static_cast<int>(BufferId::kScratch)] = scratch.data();
+  LOOM_RETURN_IF_ERROR(executeSchedule(e, connections, abortRequested));
 
   if (operation.op.kind == RedOpKind::kAvg && operation.resultCount > 0) {
     divideElements(type, operation.buffers[static_cast<int>(BufferId::kOutput)], operation.resultCount,
