@@ -15,7 +15,7 @@
 #include "loom/communicator.h"
 #include "loom_perf_backend.h"
 #include "loom_perf_bench.h"
-#include "loom_perf_launch.h"
+#include "tools/launch/rank_launch.h"
 #include "loom_perf_gloo_backend.h"
 #include "loom_perf_options.h"
 #include "loom_perf_plot.h"
@@ -97,9 +97,6 @@ int runRank(const Options& o, int rank, int nranks, const UniqueId& id, const st
   return runOnCommunicator(o, rank, Communicator::create(nranks, id, rank, commOptions), launch);
 }
 
-// torchrun-style: one rank per process, meeting at MASTER_ADDR:MASTER_PORT.
-bool launchedWithRankEnvironment() { return std::getenv("RANK") != nullptr && std::getenv("WORLD_SIZE") != nullptr; }
-
 #if defined(LOOM_HAVE_MPI)
 int runUnderMpi(const Options& o) {
   MPI_Init(nullptr, nullptr);
@@ -162,7 +159,7 @@ int run(int argc, char** argv) {
   if (!o.algorithm.empty()) setenv("LOOM_ALGO", o.algorithm.c_str(), 1);
 
   int worldSize = 0;
-  const bool underMpi = launchedByMpiLauncher(&worldSize);
+  const bool underMpi = launch::launchedByMpiLauncher(&worldSize);
   if (o.compareMpi) {
 #if !defined(LOOM_HAVE_MPI)
     return usageError("--compare mpi needs loom-perf built with MPI, and CMake found no MPI in this build");
@@ -183,7 +180,7 @@ int run(int argc, char** argv) {
     // Checked here too so that the common mistake costs no sweep.
     const char* worldEnv = std::getenv("WORLD_SIZE");
     const int planned = underMpi ? worldSize
-                        : launchedWithRankEnvironment() && o.ranks == 0 ? std::atoi(worldEnv != nullptr ? worldEnv : "1")
+                        : launch::launchedWithRankEnvironment() && o.ranks == 0 ? std::atoi(worldEnv != nullptr ? worldEnv : "1")
                                                                         : std::max(o.ranks, 1);
     if (planned < 2) {
       return usageError("--compare gloo needs 2 or more ranks (Gloo's collectives need a peer): add --ranks N, or run "
@@ -207,7 +204,7 @@ int run(int argc, char** argv) {
     }
 #endif
   }
-  if (launchedWithRankEnvironment() && o.ranks == 0) {
+  if (launch::launchedWithRankEnvironment() && o.ranks == 0) {
     CommOptions commOptions;
     commOptions.name = "loom-perf";
     int rank = std::atoi(std::getenv("RANK"));
@@ -215,7 +212,7 @@ int run(int argc, char** argv) {
                              "one process per rank, from RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT");
   }
   if (o.ranks > 1) {
-    return runForkedRanks(o.ranks, [&](int rank, const UniqueId& id) {
+    return launch::runForkedRanks(o.ranks, [&](int rank, const UniqueId& id) {
       return runRank(o, rank, o.ranks, id, "forked by --ranks");
     });
   }

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # README command 1: install what is needed, build, and run the main job on its
-# embedded default (loom-perf all-reduce, 4 ranks, 8 B to 64 MiB).
+# embedded default: loom-train, a small GPT trained data-parallel on 2 ranks
+# over Loom, on the built-in synthetic corpus (400 steps, under a minute here).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install_deps.sh
 scripts/build.sh
 echo
-echo "== loom-perf: all-reduce on 4 ranks (forked), 8 B to 64 MiB =="
-build/bin/loom-perf --ranks 4 -b 8 -e 64M -f 2 "$@"
+echo "== loom-train: GPT on the synthetic corpus, 2 ranks (forked), data-parallel over Loom =="
+build/bin/loom-train --ranks 2 "$@"

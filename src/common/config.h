@@ -40,10 +40,8 @@ struct Config {
   size_t shmBufferBytes = size_t{1} << 22;
   // LOOM_ONESHOT_BYTES: all-reduces up to this size on one host run as a
   // one-shot through shared slots (src/exec/one_shot_slots.h) unless LOOM_ALGO
-  // excludes oneshot. Default 0 (off) until an intermittent failure of
-  // NcclApiRedOp.PreMulSumScalesEachRanksInput with the slots is understood;
-  // the measurements in docs/PERFORMANCE.md set 16384.
-  size_t oneShotBytes = 0;
+  // excludes oneshot; 0 turns them off.
+  size_t oneShotBytes = 16384;
   // LOOM_CHUNK_BYTES: pipeline slice size used by the schedule builders.
   size_t chunkBytes = size_t{1} << 19;
   // LOOM_CHANNELS: independent channels per collective (default 1).

@@ -213,8 +213,13 @@ Status OneShotSlots::waitForSequence(uint64_t sequence, const std::atomic<bool>&
     }
     if (abortRequested.load(std::memory_order_relaxed)) return Status::aborted("communicator was aborted");
     bell_->waitUnless(allArrived, 2000);
-    if (sleeps++ % 64 == 0) {  // the first sleep, then about every 130 ms
-      if (!processAlive(pids_[next])) return Status::remoteError("rank %d (pid %d) died", next, pids_[next]);
+    if (sleeps++ % 64 == 0 && !allArrived()) {  // the first sleep, then about every 130 ms
+      // Liveness first, progress after: a rank may publish its last call and
+      // exit while we sleep, and what it published outlives it.
+      const int waitedFor = next;
+      if (!processAlive(pids_[waitedFor]) && !allArrived() && next == waitedFor) {
+        return Status::remoteError("rank %d (pid %d) died", waitedFor, pids_[waitedFor]);
+      }
       double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       if (waited > config().timeoutSeconds) {
         return Status::timeout("waited %.0f s (LOOM_TIMEOUT_S) to %s: rank %d has not reached call %llu; it may be "

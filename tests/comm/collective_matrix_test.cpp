@@ -325,8 +325,8 @@ std::vector<Case> allCases() {
     for (int n : {4, 5}) cases.push_back({k, n, "auto", "ring", 0, 3});
   }
   for (int n : {1, 2, 3, 4, 5, 6, 8}) cases.push_back({CollectiveKind::kSendRecv, n, "auto", ""});
-  // Nothing forced: the planner chooses (the one-shot slots, off by default,
-  // are tested in one_shot_test.cpp).
+  // Nothing forced: the planner chooses (small sizes take the one-shot slots,
+  // tested further in one_shot_test.cpp).
   for (int n : {2, 3, 5, 8}) cases.push_back({CollectiveKind::kAllReduce, n, "auto", "auto"});
   cases.push_back({CollectiveKind::kSendRecv, 3, "tcp", ""});
   // UCX to every peer (LOOM_TRANSPORT=ucx; on one machine UCX uses its own

@@ -1,4 +1,4 @@
-#include "loom_perf_launch.h"
+#include "tools/launch/rank_launch.h"
 
 #include <signal.h>
 #include <sys/mman.h>
@@ -8,13 +8,15 @@
 
 #include <atomic>
 #include <chrono>
+#include <cerrno>  // program_invocation_short_name
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <new>
 #include <thread>
 #include <vector>
 
-namespace loom::perf {
+namespace loom::launch {
 namespace {
 
 struct SharedId {
@@ -30,7 +32,7 @@ int runChild(int rank, SharedId* shared, const std::function<int(int, const Uniq
     Result<UniqueId> id = createUniqueId();
     if (!id.isOk()) {
       Status s = id.status();
-      std::fprintf(stderr, "loom-perf: rank 0: createUniqueId failed: %s\n", s.message().c_str());
+      std::fprintf(stderr, "%s: rank 0: createUniqueId failed: %s\n", program_invocation_short_name, s.message().c_str());
       shared->state.store(2);
       return 3;
     }
@@ -40,7 +42,7 @@ int runChild(int rank, SharedId* shared, const std::function<int(int, const Uniq
     auto deadline = std::chrono::steady_clock::now() + kIdWait;
     while (shared->state.load() == 0) {
       if (std::chrono::steady_clock::now() > deadline) {
-        std::fprintf(stderr, "loom-perf: rank %d: rank 0 did not publish a UniqueId within %lld s\n", rank,
+        std::fprintf(stderr, "%s: rank %d: rank 0 did not publish a UniqueId within %lld s\n", program_invocation_short_name, rank,
                      static_cast<long long>(kIdWait.count()));
         return 3;
       }
@@ -71,10 +73,12 @@ bool launchedByMpiLauncher(int* worldSize) {
   return false;
 }
 
+bool launchedWithRankEnvironment() { return std::getenv("RANK") != nullptr && std::getenv("WORLD_SIZE") != nullptr; }
+
 int runForkedRanks(int nranks, const std::function<int(int, const UniqueId&)>& fn) {
   void* page = mmap(nullptr, sizeof(SharedId), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (page == MAP_FAILED) {
-    std::perror("loom-perf: mmap of the UniqueId page");
+    std::fprintf(stderr, "%s: mmap of the UniqueId page: %s\n", program_invocation_short_name, strerror(errno));
     return 3;
   }
   auto* shared = new (page) SharedId();
@@ -88,7 +92,7 @@ int runForkedRanks(int nranks, const std::function<int(int, const UniqueId&)>& f
   for (int r = 0; r < nranks; ++r) {
     pid_t pid = fork();
     if (pid < 0) {
-      std::perror("loom-perf: fork");
+      std::fprintf(stderr, "%s: fork: %s\n", program_invocation_short_name, strerror(errno));
       for (pid_t p : pids) {
         if (p > 0) kill(p, SIGKILL);
       }
@@ -123,7 +127,7 @@ int runForkedRanks(int nranks, const std::function<int(int, const UniqueId&)>& f
         --remaining;
         int code = exitCodeOf(status);
         if (WIFSIGNALED(status)) {
-          std::fprintf(stderr, "loom-perf: rank %d was killed by signal %d\n", r, WTERMSIG(status));
+          std::fprintf(stderr, "%s: rank %d was killed by signal %d\n", program_invocation_short_name, r, WTERMSIG(status));
         }
         if (code != 0 && !failed) {
           failed = true;
@@ -137,7 +141,7 @@ int runForkedRanks(int nranks, const std::function<int(int, const UniqueId&)>& f
       for (int r = 0; r < nranks; ++r) {
         pid_t p = pids[static_cast<size_t>(r)];
         if (p <= 0) continue;
-        std::fprintf(stderr, "loom-perf: rank %d still running %lld s after another rank failed; killing it\n", r,
+        std::fprintf(stderr, "%s: rank %d still running %lld s after another rank failed; killing it\n", program_invocation_short_name, r,
                      static_cast<long long>(kGraceAfterFailure.count()));
         kill(p, SIGKILL);
         waitpid(p, nullptr, 0);
@@ -152,4 +156,4 @@ int runForkedRanks(int nranks, const std::function<int(int, const UniqueId&)>& f
   return firstFailure;
 }
 
-}  // namespace loom::perf
+}  // namespace loom::launch
