@@ -23,12 +23,27 @@
 #if defined(LOOM_HAVE_MPI)
 #include "bootstrap/mpi_bootstrap.h"
 #endif
+#if defined(LOOM_HAVE_GPT_CUDA)
+#include "kernels/gpt/cuda/gpt_cuda.h"
+#endif
 
 namespace loom::trainer {
 namespace {
 
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
+
+// Whether a GPU could run the CUDA kernels, in one line. The training loop
+// does not use them yet, so it runs on the CPU either way.
+std::string gpuLine() {
+#if defined(LOOM_HAVE_GPT_CUDA)
+  const gpt::cuda::GpuStatus gpu = gpt::cuda::probeGpu();
+  if (gpu.usable) return gpu.message + "; the trainer's CUDA path is not wired up yet";
+  return gpu.message;
+#else
+  return gpuAvailability() + "; this loom-train was built without the CUDA kernels";
+#endif
+}
 
 int usageError(const std::string& message) {
   std::fprintf(stderr, "loom-train: %s\nRun loom-train --help for the list of flags.\n", message.c_str());
@@ -116,7 +131,7 @@ int train(const TrainFlags& flags, Communicator* comm, const std::string& launch
                 worldSize, worldSize == 1 ? "" : "s", launchedHow.c_str(), gpt::cpuThreads(),
                 gpt::cpuThreads() == 1 ? "" : "s");
   console.line(text);
-  console.line("loom-train: " + gpuAvailability());
+  console.line("loom-train: " + gpuLine());
 
   std::vector<std::string> log;
   Result<std::unique_ptr<Trainer>> made = Trainer::create(config, comm, &log);

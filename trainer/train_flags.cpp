@@ -45,10 +45,10 @@ chain with a known entropy rate) and reports how close the validation loss
 gets to the best possible loss.
 
 Run:
-  --steps N             optimizer steps (400)
-  --batch B             sequences per step over all ranks; a multiple of ranks x micro-steps (32)
+  --steps N             optimizer steps (300)
+  --batch B             sequences per step over all ranks; a multiple of ranks x micro-steps (64)
   --micro-steps M       gradient-accumulation steps per optimizer step (1)
-  --lr X                peak learning rate (0.01); linear warm-up, then cosine decay to 10%
+  --lr X                peak learning rate (0.02); linear warm-up, then cosine decay to 10%
   --warmup N            warm-up steps (20)
   --weight-decay X      AdamW weight decay on matrices (0.1)
   --grad-clip X         clip the global gradient norm to X; 0 disables (1.0)

@@ -36,10 +36,10 @@ namespace loom::trainer {
 
 struct TrainConfig {
   GptConfig model;  // sequence length T = model.maxSeqLen
-  int steps = 400;
-  size_t batchSequences = 32;  // B: sequences per optimizer step over all ranks
+  int steps = 300;
+  size_t batchSequences = 64;  // B: sequences per optimizer step over all ranks
   int microSteps = 1;          // M: gradient accumulation
-  float learningRate = 1e-2f;
+  float learningRate = 2e-2f;
   float minLearningRateFraction = 0.1f;
   int warmupSteps = 20;
   float weightDecay = 0.1f;

@@ -131,7 +131,9 @@ void trainAndSave(const TrainConfig& config) {
   ASSERT_TRUE(made.isOk()) << made.status().message();
   for (int s = 1; s <= 4; ++s) {
     ASSERT_TRUE(made.value()->step().isOk());
-    if (s % 2 == 0) ASSERT_TRUE(made.value()->saveCheckpoint().isOk());
+    if (s % 2 == 0) {
+      ASSERT_TRUE(made.value()->saveCheckpoint().isOk());
+    }
   }
 }
 
