@@ -66,8 +66,8 @@ int localRanks(int worldSize) {
 // The run as rank 0 shows it: a line per step, or a progress bar under them on a terminal.
 class Console {
  public:
-  Console(bool active, bool quiet, int steps)
-      : active_(active), quiet_(quiet), steps_(steps), terminal_(active && isatty(STDOUT_FILENO)) {}
+  Console(bool active, bool quiet, int steps, bool barAllowed)
+      : active_(active), quiet_(quiet), steps_(steps), terminal_(active && barAllowed && isatty(STDOUT_FILENO)) {}
   void line(const std::string& text) {
     if (!active_) return;
     clearBar();
@@ -78,6 +78,7 @@ class Console {
     if (!active_) return;
     if (!quiet_) line(text);
     if (terminal_) {
+      clearBar();
       const int width = 40, filled = steps_ > 0 ? static_cast<int>(width * done / steps_) : width;
       std::printf("[%s%s] %llu/%d", std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(),
                   static_cast<unsigned long long>(done), steps_);
@@ -125,7 +126,10 @@ int train(const TrainFlags& flags, Communicator* comm, const std::string& launch
   gpt::setCpuThreads(flags.threads > 0 ? flags.threads
                                        : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) /
                                                          std::max(1, localRanks(worldSize))));
-  Console console(rank == 0, flags.quiet, config.steps);
+  // Open MPI hands its ranks a pseudo-terminal even when mpirun's output goes
+  // to a file, so under mpirun the bar stays off.
+  int mpiWorld = 0;
+  Console console(rank == 0, flags.quiet, config.steps, !launch::launchedByMpiLauncher(&mpiWorld));
   char text[512];
   std::snprintf(text, sizeof(text), "loom-train: %d rank%s (%s), training on the CPU kernels, %d thread%s per rank",
                 worldSize, worldSize == 1 ? "" : "s", launchedHow.c_str(), gpt::cpuThreads(),
@@ -204,11 +208,12 @@ int train(const TrainFlags& flags, Communicator* comm, const std::string& launch
     lastValidation = v.value();
   }
   if (timedSteps > 0) {
-    std::snprintf(text, sizeof(text),
-                  "summary: %d ranks, mean %.0f tokens/s over steps 2..%d; communication %.1f ms per step, %.0f%% of "
-                  "it hidden behind backward",
-                  worldSize, tokensPerSecondSum / timedSteps, config.steps, commTotal / timedSteps,
-                  commTotal > 0 ? 100.0 * (commTotal - commExposed) / commTotal : 0.0);
+    const int at = std::snprintf(text, sizeof(text), "summary: %d rank%s, mean %.0f tokens/s over steps 2..%d", worldSize,
+                                 worldSize == 1 ? "" : "s", tokensPerSecondSum / timedSteps, config.steps);
+    if (worldSize > 1) {
+      std::snprintf(text + at, sizeof(text) - at, "; communication %.1f ms per step, %.0f%% of it hidden behind backward",
+                    commTotal / timedSteps, commTotal > 0 ? 100.0 * (commTotal - commExposed) / commTotal : 0.0);
+    }
     console.line(text);
   }
   if (trainer.targetLoss() > 0) {
