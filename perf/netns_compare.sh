@@ -55,11 +55,13 @@ printf '%s slots=2\n%s slots=2\n' "$addrA" "$addrB" >"$work/hosts"
 
 transport=(-x LOOM_TRANSPORT=auto)
 [ "$mode" = ucx ] && transport=(-x LOOM_TRANSPORT=ucx -x UCX_NET_DEVICES="$dev")
+# The caller's UCX_* settings reach every rank too (UCX_TLS, UCX_RNDV_THRESH, ...).
+for var in $(env | grep -o '^UCX_[A-Z_]*'); do transport+=(-x "$var"); done
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 ip netns exec "$nsA" unshare -u sh -c 'hostname loom-host-a; exec "$@"' sh \
   timeout 900 mpirun --hostfile "$work/hosts" -np 4 --map-by slot --bind-to none \
   --mca plm_rsh_agent "$work/agent.sh" \
   --mca btl self,vader,tcp --mca btl_tcp_if_include "$net.0/24" --mca oob_tcp_if_include "$net.0/24" \
-  --mca btl_vader_single_copy_mechanism none \
+  --mca btl_vader_single_copy_mechanism none --mca mpi_yield_when_idle 1 \
   -x LOOM_TIMEOUT_S=120 "${transport[@]}" \
   "$perf" --compare mpi "$@"
