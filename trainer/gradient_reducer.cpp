@@ -12,6 +12,14 @@ namespace {
 double msSince(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
+
+// Runs `call`, stores its status, returns how long it took.
+template <typename Call>
+double timedMs(const Call& call, Status* status) {
+  const auto start = Clock::now();
+  *status = call();
+  return msSince(start);
+}
 }  // namespace
 
 GradientReducer::GradientReducer(Communicator* comm, size_t parameterCount, bool zero, size_t bucketFloats)
@@ -39,12 +47,6 @@ GradientReducer::~GradientReducer() {
   }
   changed_.notify_all();
   thread_.join();
-}
-
-double GradientReducer::timedMs(const std::function<Status()>& call, Status* status) {
-  const auto start = Clock::now();
-  *status = call();
-  return msSince(start);
 }
 
 void GradientReducer::communicationLoop() {

@@ -26,7 +26,6 @@
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -95,7 +94,6 @@ class GradientReducer {
   };
   void communicationLoop();
   void enqueue(Bucket bucket);
-  double timedMs(const std::function<Status()>& call, Status* status);
   void addExposed(double ms);  // a blocking collective on the calling thread: all of it exposed
 
   Communicator* comm_;

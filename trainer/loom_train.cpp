@@ -180,9 +180,10 @@ int train(const TrainFlags& flags, Communicator* comm, const std::string& launch
     char validationText[32] = "";
     if (validation >= 0) std::snprintf(validationText, sizeof(validationText), " | val loss %.4f", validation);
     std::snprintf(text, sizeof(text),
-                  "step %5llu/%d | loss %.4f | lr %.2e | %8.0f tok/s | %7.1f ms | comm %6.1f ms (%.1f hidden, %.1f "
-                  "exposed)%s",
-                  static_cast<unsigned long long>(r.step), config.steps, r.loss, r.learningRate, r.tokensPerSecond,
+                  "step %5llu/%d | loss %.4f | grad norm %.3f | lr %.2e | %8.0f tok/s | %7.1f ms | comm %6.1f ms (%.1f "
+                  "hidden, %.1f exposed)%s",
+                  static_cast<unsigned long long>(r.step), config.steps, r.loss, r.gradientNorm, r.learningRate,
+                  r.tokensPerSecond,
                   r.stepMs, r.comm.totalMs, r.comm.totalMs - r.comm.exposedMs, r.comm.exposedMs, validationText);
     console.stepLine(text, r.step);
     curve.push_back({static_cast<double>(r.step), r.loss, validation});
